@@ -1,0 +1,1 @@
+"""Simulated election-poll service: the built-in target of recovery-bundle."""
