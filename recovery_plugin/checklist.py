@@ -1,0 +1,177 @@
+"""The ops checklist: preflight, one line per step, and a retry/rollback guide per failed step.
+
+The ``retry-guide:`` / ``rollback-guide:`` prefixes are stable (scripts grep for them) and stay
+the same in every language; only the prose after them is translated.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["build_checklist"]
+
+FAILED = {"failed", "timeout", "interrupted"}
+
+_TEXT: Mapping[str, Mapping[str, str]] = {
+    "en": {
+        "preflight": "preflight: {name} {state}",
+        "ok": "ok",
+        "missing": "missing",
+        "step": "step {label}: {status}{duration}",
+        "verification": "verification: {passed} passed, {failed} failed, {error} errors of {total}",
+        "readiness_failed": "readiness: {url} did not answer 2xx within {deadline:g}s ({attempts} probes)",
+        "ingest": (
+            "retry-guide: ingest {status} after {attempts} attempt(s){code}: raise the backoff and"
+            " timeout (steps.ingest.backoff / timeout, the script's --backoff-seconds / --timeout),"
+            " retry once, and inspect the dead-letter and failure-classification artifacts"
+            " ({report}; log: {log})"
+        ),
+        "reprocess": (
+            "rollback-guide: reprocess {status} for {count} matchup id(s): {ids}. Re-run them with"
+            " --mode dry-run to regenerate the payload and before/after snapshots, re-check each"
+            " matchup id and poll fingerprint, then re-apply only them: {command}"
+        ),
+        "capture": (
+            "rollback-guide: capture failed for {endpoints}. Restore /health first, then verify"
+            " /api/v1/dashboard/summary, then the matchup endpoints, in that order; re-check with:"
+            " {command}"
+        ),
+        "no_matchup": "step reprocess: skipped (no --matchup-id given)",
+    },
+    "ko": {
+        "preflight": "사전 점검: {name} {state}",
+        "ok": "정상",
+        "missing": "누락",
+        "step": "단계 {label}: {status}{duration}",
+        "verification": "검증: 통과 {passed}, 실패 {failed}, 오류 {error} / 전체 {total}",
+        "readiness_failed": "준비 상태: {url} 이(가) {deadline:g}초 안에 2xx 로 응답하지 않음 (시도 {attempts}회)",
+        "ingest": (
+            "retry-guide: ingest {status} — {attempts}회 시도{code}. backoff/timeout 값을 올리고"
+            " (steps.ingest.backoff / timeout, 스크립트의 --backoff-seconds / --timeout) 1회 재시도한 뒤"
+            " dead-letter 및 실패 분류 산출물을 확인하세요 ({report}; 로그: {log})"
+        ),
+        "reprocess": (
+            "rollback-guide: reprocess {status} — 매치업 {count}건: {ids}. --mode dry-run 으로 다시"
+            " 실행해 payload 와 전/후 스냅샷을 재생성하고, 매치업 ID 와 poll fingerprint 를 재확인한 뒤"
+            " 해당 ID 만 다시 적용하세요: {command}"
+        ),
+        "capture": (
+            "rollback-guide: capture 실패 — {endpoints}. /health 를 먼저 복구하고, 이어서"
+            " /api/v1/dashboard/summary, 그다음 매치업 엔드포인트 순서로 확인하세요. 재검증: {command}"
+        ),
+        "no_matchup": "단계 reprocess: 건너뜀 (--matchup-id 없음)",
+    },
+}
+
+
+def build_checklist(report: Mapping[str, Any], lang: str = "en") -> list[str]:
+    text = _TEXT.get(lang, _TEXT["en"])
+    lines = [
+        text["preflight"].format(name=name, state=text["ok" if present else "missing"])
+        for name, present in report.get("preflight", {}).items()
+    ]
+    steps: list[Mapping[str, Any]] = report.get("steps", [])
+    if report.get("mode") == "apply" and not report.get("matchup_ids"):
+        lines.append(text["no_matchup"])
+    for step in steps:
+        label = (
+            step["name"]
+            if step.get("matchup_id") is None
+            else f"{step['name']} [{step['matchup_id']}]"
+        )
+        duration = f" ({step['duration_s']:.1f}s)" if step.get("duration_s") is not None else ""
+        lines.append(text["step"].format(label=label, status=step["status"], duration=duration))
+    verification = report.get("verification")
+    if verification:
+        lines.append(text["verification"].format(**verification["summary"]))
+    readiness = report.get("readiness")
+    if readiness and not readiness.get("ready"):
+        lines.append(
+            text["readiness_failed"].format(
+                url=readiness["url"],
+                deadline=readiness["deadline_s"],
+                attempts=len(readiness["attempts"]),
+            )
+        )
+    lines.extend(_guides(report, steps, text))
+    return lines
+
+
+def _guides(
+    report: Mapping[str, Any], steps: list[Mapping[str, Any]], text: Mapping[str, str]
+) -> list[str]:
+    guides = []
+    for step in steps:
+        if step["name"] == "ingest" and step["status"] in FAILED:
+            code = f", exit {step['exit_code']}" if step.get("exit_code") is not None else ""
+            guides.append(
+                text["ingest"].format(
+                    status=step["status"],
+                    attempts=len(step.get("attempts", [])),
+                    code=code,
+                    report=step.get("output_path") or "-",
+                    log=step.get("log_path") or "-",
+                )
+            )
+    failed_reprocess = [s for s in steps if s["name"] == "reprocess" and s["status"] in FAILED]
+    if failed_reprocess:
+        ids = [str(s["matchup_id"]) for s in failed_reprocess]
+        statuses = sorted({str(s["status"]) for s in failed_reprocess})
+        guides.append(
+            text["reprocess"].format(
+                status="/".join(statuses),
+                count=len(ids),
+                ids=", ".join(ids),
+                command=_rerun_command(report, ids),
+            )
+        )
+    capture = next((s for s in steps if s["name"] == "capture"), None)
+    if capture is not None and capture["status"] in FAILED:
+        guides.append(
+            text["capture"].format(
+                endpoints=", ".join(_failed_endpoints(report)) or "the verification session",
+                command=_verify_command(report),
+            )
+        )
+    return guides
+
+
+def _failed_endpoints(report: Mapping[str, Any]) -> list[str]:
+    verification = report.get("verification") or {}
+    failed = []
+    for test in verification.get("tests", []):
+        if test.get("outcome") in ("failed", "error"):
+            name = test.get("endpoint") or test.get("nodeid", "?")
+            if test.get("matchup_id") is not None:
+                name = f"{name}[{test['matchup_id']}]"
+            failed.append(str(name))
+    return failed
+
+
+def _id_flags(ids: list[str]) -> list[str]:
+    flags: list[str] = []
+    for matchup_id in ids:
+        flags += ["--matchup-id", matchup_id]
+    return flags
+
+
+def _common_flags(report: Mapping[str, Any]) -> list[str]:
+    flags = ["--api-base", str(report.get("api_base", ""))]
+    config = report.get("config_path")
+    if config:
+        flags += ["--config", str(config)]
+    return flags
+
+
+def _rerun_command(report: Mapping[str, Any], ids: list[str]) -> str:
+    argv = ["recovery-bundle", "run", "--mode", "apply", "--skip-ingest", *_common_flags(report)]
+    if report.get("poll_fingerprint"):
+        argv += ["--poll-fingerprint", str(report["poll_fingerprint"])]
+    return shlex.join(argv + _id_flags(ids))
+
+
+def _verify_command(report: Mapping[str, Any]) -> str:
+    argv = ["recovery-bundle", "verify", *_common_flags(report)]
+    return shlex.join(argv + _id_flags([str(i) for i in report.get("matchup_ids", [])]))

@@ -1,0 +1,317 @@
+"""``recovery-bundle``: the operator's launcher (click).
+
+Start-up stays light: pytest, httpx, tenacity and the simulated server are imported only by the
+commands that use them (a test guards this), so ``--help`` and ``run --mode dry-run`` are fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from recovery_plugin import __version__
+from recovery_plugin.errors import ExitCode, RecoveryError
+
+__all__ = ["cli", "main"]
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success or dry-run; 1 a step or check failed; 2 usage or configuration error;"
+    " 75 output directory locked by another apply; 130 interrupted (SIGINT); 143 terminated (SIGTERM)."
+)
+
+
+class _ReportedError(click.ClickException):
+    """A RecoveryError shown as ``recovery-bundle: error: ...`` with its documented exit code."""
+
+    def __init__(self, error: RecoveryError) -> None:
+        super().__init__(error.message)
+        self.exit_code = int(error.exit_code)
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"recovery-bundle: error: {self.format_message()}", err=True)
+
+
+def _fail(error: RecoveryError) -> NoReturn:
+    raise _ReportedError(error)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="recovery-bundle")
+def cli() -> None:
+    """Ops recovery runbook harness: re-run ingest, reprocess matchups, verify the service.
+
+    Dry-run first (the default), then apply. Every run leaves one report:
+    <output-dir>/<run_id>/recovery_bundle_report.json.
+    """
+
+
+def _matchup_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option(
+        "--matchup-id",
+        "matchup_ids",
+        multiple=True,
+        metavar="ID",
+        help="Matchup id (YYYYMMDD|office type|region code); repeatable.",
+    )(func)
+    return func
+
+
+def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--api-base",
+            metavar="URL",
+            help="Base URL of the service. [env API_BASE_URL; config api_base; default http://127.0.0.1:8100]",
+        ),
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Runbook TOML. [env RECOVERY_CONFIG; default ./recovery.toml or"
+            " [tool.recovery_bundle] in ./pyproject.toml; else the built-in profile]",
+        ),
+        click.option(
+            "--output-dir",
+            metavar="DIR",
+            help="Where run directories go. [env RECOVERY_OUTPUT_DIR; config output_dir; default ops_recovery_bundle]",
+        ),
+        click.option(
+            "--report",
+            "report_copy",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Also write the report to this path.",
+        ),
+        click.option(
+            "--capture-timeout",
+            metavar="SECONDS",
+            help="Timeout of each endpoint request. [env RECOVERY_CAPTURE_TIMEOUT; config capture.timeout; default 10]",
+        ),
+        click.option(
+            "--checks-dir",
+            metavar="DIR",
+            help="Extra pytest files to run in the verification session. [env RECOVERY_CHECKS_DIR; config checks_dir]",
+        ),
+        click.option(
+            "--lang",
+            type=click.Choice(["en", "ko"]),
+            help="Checklist language. [env RECOVERY_LANG; default en]",
+        ),
+        click.option(
+            "--json",
+            "as_json",
+            is_flag=True,
+            help="Print the report as JSON on stdout (progress goes to stderr).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.option(
+    "--mode",
+    type=click.Choice(["dry-run", "apply"]),
+    default="dry-run",
+    show_default=True,
+    help="dry-run plans every step and executes nothing; apply runs them.",
+)
+@_matchup_options
+@click.option(
+    "--poll-fingerprint", metavar="FP", help="Poll fingerprint passed to the reprocess step."
+)
+@click.option(
+    "--input", metavar="PATH", help="Ingest input file. [env RECOVERY_INPUT; config input]"
+)
+@click.option(
+    "--jobs",
+    metavar="N",
+    help="Reprocess steps run concurrently. [env RECOVERY_JOBS; config jobs; default 4]",
+)
+@click.option(
+    "--continue-on-error", is_flag=True, help="Run later mutating steps even after one failed."
+)
+@click.option("--skip-ingest", is_flag=True, help="Do not run the ingest step.")
+@click.option("--skip-reprocess", is_flag=True, help="Do not run the reprocess steps.")
+@click.option("--skip-capture", is_flag=True, help="Do not capture and verify the endpoints.")
+@_common_options
+def run(**options: Any) -> None:
+    """Run the recovery bundle: ingest, reprocess each matchup, then capture and verify."""
+    _launch(options["mode"], options)
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@_matchup_options
+@click.option(
+    "--junit-xml",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write JUnit XML of the checks here.",
+)
+@_common_options
+def verify(**options: Any) -> None:
+    """Capture and verify the endpoints only (no step runs, nothing changes): the CI gate.
+
+    Exit 0 when every check passes, 1 when the service is not healthy.
+    """
+    _launch("verify", options)
+
+
+@cli.command()
+@click.option(
+    "--output-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("recovery-demo"),
+    show_default=True,
+    help="Where the demo's run directory and simulated service data go.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+def demo(output_dir: Path, as_json: bool) -> None:
+    """Start the built-in simulated service, run the full apply flow against it, stop it."""
+    from recovery_plugin.demo import run_demo
+
+    try:
+        outcome = run_demo(output_dir, console=_console(as_json))
+    except RecoveryError as exc:
+        _fail(exc)
+    _finish(outcome, as_json)
+
+
+@cli.group()
+def sim() -> None:
+    """The simulated election-poll service (the built-in default target)."""
+
+
+@sim.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8100, show_default=True)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("sim-data"),
+    show_default=True,
+    help="SQLite database and logs.",
+)
+@click.option(
+    "--faults",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Fault-injection file (JSON or TOML).",
+)
+@click.option(
+    "--token",
+    envvar="INTERNAL_JOB_TOKEN",
+    help="Bearer token of the ingest job endpoint. [env INTERNAL_JOB_TOKEN]",
+)
+def sim_serve(host: str, port: int, data_dir: Path, faults: Path | None, token: str | None) -> None:
+    """Serve the simulated service until interrupted."""
+    from recovery_plugin.sim.server import serve
+
+    click.echo(
+        f"simulated service on http://{host}:{port} (data: {data_dir}); Ctrl-C stops it", err=True
+    )
+    try:
+        serve(host=host, port=port, data_dir=data_dir, faults_path=faults, token=token)
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        _fail(RecoveryError(f"cannot serve on {host}:{port}: {exc.strerror or exc}"))
+
+
+def _console(as_json: bool) -> Callable[[str], None]:
+    def echo(line: str) -> None:
+        click.echo(line, err=as_json)
+
+    return echo
+
+
+def _launch(mode: str, options: dict[str, Any]) -> None:
+    from recovery_plugin.runner import RunRequest, execute, prepare
+
+    flags = {
+        name: options.get(name)
+        for name in (
+            "api_base",
+            "output_dir",
+            "input",
+            "jobs",
+            "lang",
+            "capture_timeout",
+            "checks_dir",
+        )
+    }
+    request = RunRequest(
+        mode=mode,  # type: ignore[arg-type]
+        matchup_ids=tuple(options.get("matchup_ids") or ()),
+        config_path=options.get("config_path"),
+        flags=flags,
+        poll_fingerprint=options.get("poll_fingerprint"),
+        report_copy=options.get("report_copy"),
+        continue_on_error=bool(options.get("continue_on_error")),
+        skip_ingest=bool(options.get("skip_ingest")),
+        skip_reprocess=bool(options.get("skip_reprocess")),
+        skip_capture=bool(options.get("skip_capture")),
+        junit_xml=options.get("junit_xml"),
+        environ=dict(os.environ),
+    )
+    as_json = bool(options.get("as_json"))
+    try:
+        outcome = execute(prepare(request), _console(as_json))
+    except RecoveryError as exc:
+        _fail(exc)
+    _finish(outcome, as_json)
+
+
+def _finish(outcome: Any, as_json: bool) -> NoReturn:
+    from recovery_plugin.summary import render_summary
+
+    for line in render_summary(outcome.report, str(outcome.report_path)):
+        click.echo(line, err=as_json)
+    if as_json:
+        click.echo(json.dumps(outcome.report, ensure_ascii=False, indent=2))
+    _write_step_summary(outcome.report)
+    sys.exit(outcome.exit_code)
+
+
+def _write_step_summary(report: dict[str, Any]) -> None:
+    """Append a Markdown summary for GitHub Actions when ``GITHUB_STEP_SUMMARY`` is set."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    from recovery_plugin.markdown import render_markdown
+
+    try:
+        with Path(target).open("a", encoding="utf-8") as handle:
+            handle.write(render_markdown(report) + "\n")
+    except OSError as exc:
+        click.echo(
+            f"warning: cannot append to GITHUB_STEP_SUMMARY {target}: {exc.strerror}", err=True
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: user errors are one line, never a traceback."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="recovery-bundle")
+    except (
+        RecoveryError
+    ) as exc:  # raised outside a command (should not happen, but never a traceback)
+        click.echo(f"recovery-bundle: error: {exc.message}", err=True)
+        sys.exit(int(exc.exit_code))
+    except Exception as exc:  # a bug: say so in one line; RECOVERY_DEBUG=1 shows the traceback
+        if os.environ.get("RECOVERY_DEBUG"):
+            raise
+        click.echo(
+            f"recovery-bundle: internal error: {type(exc).__name__}: {exc}"
+            " (set RECOVERY_DEBUG=1 for the traceback)",
+            err=True,
+        )
+        sys.exit(int(ExitCode.FAILED))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,43 @@
+"""Exit codes and the one exception type that carries a user-facing, one-line error."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+__all__ = ["ConfigError", "ExitCode", "RecoveryError"]
+
+
+class ExitCode(IntEnum):
+    """Documented exit codes of ``recovery-bundle`` (see README, "Exit codes")."""
+
+    OK = 0
+    """Success, or a dry-run that planned every step."""
+    FAILED = 1
+    """A step or a verification check failed (the report says which)."""
+    USAGE = 2
+    """Bad flag, bad configuration, unreachable or unwritable path: nothing ran."""
+    LOCKED = 75
+    """Another ``apply`` holds the output directory's lock (EX_TEMPFAIL: try again later)."""
+    INTERRUPTED = 130
+    """Stopped by SIGINT (Ctrl-C); the report says ``interrupted``."""
+    TERMINATED = 143
+    """Stopped by SIGTERM; the report says ``interrupted``."""
+
+
+class RecoveryError(Exception):
+    """An error the user can act on: printed as one line, never as a traceback."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+    def __init__(self, message: str, *, exit_code: ExitCode | None = None) -> None:
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class ConfigError(RecoveryError):
+    """A bad value in the configuration; the message names the source (flag, env var, file + key)."""

@@ -1,0 +1,54 @@
+"""A Markdown rendering of a report: for incident tickets and the GitHub Actions step summary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from recovery_plugin.summary import GUIDE_PREFIXES
+
+__all__ = ["render_markdown"]
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: Mapping[str, Any]) -> str:
+    lines = [
+        f"## recovery-bundle {report['mode']}: {report['status']}",
+        "",
+        f"- run: `{report['run_id']}`  api: `{report['api_base']}`  duration: {report.get('duration_s')} s",
+        "",
+        "| step | status | exit code | duration (s) | error |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for step in report.get("steps", []):
+        name = (
+            step["name"]
+            if step.get("matchup_id") is None
+            else f"{step['name']} [{step['matchup_id']}]"
+        )
+        lines.append(
+            f"| {_cell(name)} | {_cell(step['status'])} | {_cell(step.get('exit_code'))}"
+            f" | {_cell(step.get('duration_s'))} | {_cell(step.get('error'))} |"
+        )
+    verification = report.get("verification")
+    if verification:
+        s = verification["summary"]
+        lines += [
+            "",
+            f"### Checks: {s['passed']} passed, {s['failed']} failed, {s['error']} errors of {s['total']}",
+            "",
+            "| check | outcome | reason |",
+            "| --- | --- | --- |",
+        ]
+        for test in verification.get("tests", []):
+            lines.append(
+                f"| {_cell(test['nodeid'])} | {_cell(test['outcome'])} | {_cell(test.get('message'))} |"
+            )
+    guides = [line for line in report.get("ops_checklist", []) if line.startswith(GUIDE_PREFIXES)]
+    if guides:
+        lines += ["", "### Guides", ""] + [f"- {_cell(line)}" for line in guides]
+    return "\n".join(lines) + "\n"

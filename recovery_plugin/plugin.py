@@ -1,0 +1,537 @@
+"""The ``recovery`` pytest plugin: generated endpoint checks, capture fixtures, report merging.
+
+Inert unless enabled: it registers its stateful :class:`VerificationSession` only when the
+launcher hands it a :class:`RunContext`, or when ``--recovery-base-url`` (ini
+``recovery_base_url``) is given. Loaded into an unrelated session it adds options, hooks and
+fixtures, and does nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from recovery_plugin.config import CaptureSpec, EndpointSpec, find_config_file, load_runbook
+from recovery_plugin.errors import RecoveryError
+from recovery_plugin.redact import Redactor, secret_values
+
+if TYPE_CHECKING:  # httpx is imported only once the plugin is enabled
+    from recovery_plugin.capture import Capture, Readiness, Target
+
+__all__ = [
+    "CaptureView",
+    "EndpointCheck",
+    "FinishedVerification",
+    "RunContext",
+    "VerificationSession",
+]
+
+RUN_CONTEXT = pytest.StashKey["RunContext"]()
+SESSION = pytest.StashKey["VerificationSession"]()
+MARKER = "recovery_check"
+
+
+@dataclass
+class FinishedVerification:
+    """What the verification session hands back: merged outcomes and hook callbacks."""
+
+    verification: dict[str, Any]
+    readiness: dict[str, Any] | None
+    exitstatus: int
+    extend_checklist: Callable[[dict[str, Any], list[str]], None]
+    last_look: Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class RunContext:
+    """Everything a verification session needs; given by the launcher or built from options."""
+
+    base_url: str
+    matchup_ids: list[str]
+    endpoints: tuple[EndpointSpec, ...]
+    capture: CaptureSpec
+    redactor: Redactor
+    capture_path: Path | None = None
+    readiness_path: str | None = "/health"
+    on_finish: Callable[[FinishedVerification], None] | None = None
+    on_capture: Callable[[Capture], None] | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[RUN_CONTEXT] = self
+
+
+class CheckFailed(Exception):
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("\n".join(reasons))
+        self.reasons = reasons
+
+
+# --- options -------------------------------------------------------------------------------
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from recovery_plugin import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("recovery", "recovery-bundle: post-recovery health checks")
+    group.addoption(
+        "--recovery-base-url",
+        dest="recovery_base_url",
+        metavar="URL",
+        help="Check this service's endpoints (enables the plugin). Env API_BASE_URL overrides the ini value.",
+    )
+    group.addoption(
+        "--recovery-matchup-id",
+        dest="recovery_matchup_ids",
+        action="append",
+        metavar="ID",
+        help="A matchup id to check (repeatable).",
+    )
+    group.addoption(
+        "--recovery-config",
+        dest="recovery_config",
+        metavar="PATH",
+        help="Runbook TOML giving the endpoints and expectations (default: built-in profile).",
+    )
+    group.addoption(
+        "--recovery-output-dir",
+        dest="recovery_output_dir",
+        metavar="DIR",
+        help="Write api_capture.json and a verify-mode report into a new run directory here.",
+    )
+    group.addoption(
+        "--recovery-capture-timeout",
+        dest="recovery_capture_timeout",
+        metavar="SECONDS",
+        help="Timeout of each capture request.",
+    )
+    parser.addini("recovery_base_url", "Base URL to check (enables the plugin).")
+    parser.addini("recovery_matchup_ids", "Matchup ids to check, one per line.", type="linelist")
+    parser.addini("recovery_config", "Runbook TOML with the endpoints and expectations.")
+    parser.addini("recovery_output_dir", "Directory for captures and the verify-mode report.")
+    parser.addini("recovery_capture_timeout", "Timeout of each capture request, in seconds.")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{MARKER}(endpoint, matchup_id): a generated recovery-bundle endpoint check"
+    )
+    context = config.stash.get(RUN_CONTEXT, None)
+    if context is None:
+        context = _context_from_options(config)
+        if context is None:
+            return  # not enabled: stay inert
+        config.stash[RUN_CONTEXT] = context
+    _ensure_json_report(config)
+    session = VerificationSession(config, context)
+    config.stash[SESSION] = session
+    config.pluginmanager.register(session, "recovery-verification")
+
+
+def _context_from_options(config: pytest.Config) -> RunContext | None:
+    from recovery_plugin.settings import resolve_settings
+
+    flag_url = config.getoption("recovery_base_url")
+    ini_url = config.getini("recovery_base_url") or None
+    if not flag_url and not ini_url:
+        return None
+    try:
+        config_path = _option_or_ini(config, "recovery_config")
+        path = Path(config_path) if config_path else find_config_file(Path.cwd())
+        runbook = load_runbook(path)
+        settings = resolve_settings(
+            runbook,
+            flags={
+                "api_base": flag_url,
+                "capture_timeout": config.getoption("recovery_capture_timeout"),
+            },
+            environ=os.environ,
+            ini={
+                "api_base": ("recovery_base_url", ini_url),
+                "capture_timeout": (
+                    "recovery_capture_timeout",
+                    config.getini("recovery_capture_timeout") or None,
+                ),
+            },
+        )
+    except RecoveryError as exc:
+        raise pytest.UsageError(f"recovery: {exc.message}") from None
+    ids = list(config.getoption("recovery_matchup_ids") or config.getini("recovery_matchup_ids"))
+    ids = list(dict.fromkeys(ids))
+    from dataclasses import replace
+
+    capture_spec = replace(runbook.capture, timeout=settings.capture_timeout)
+    redactor = Redactor(secret_values(os.environ, runbook.secret_env))
+    output_dir = _option_or_ini(config, "recovery_output_dir")
+    context = RunContext(
+        base_url=settings.api_base,
+        matchup_ids=ids,
+        endpoints=runbook.endpoints,
+        capture=capture_spec,
+        redactor=redactor,
+    )
+    if output_dir:
+        _attach_plain_report(context, Path(output_dir), runbook.source, str(path) if path else None)
+    return context
+
+
+def _option_or_ini(config: pytest.Config, name: str) -> str | None:
+    value = config.getoption(name) or config.getini(name)
+    return str(value) if value else None
+
+
+def _ensure_json_report(config: pytest.Config) -> None:
+    """Make sure a pytest-json-report collector runs: its outcomes feed the runbook report."""
+    from pytest_jsonreport.plugin import JSONReport
+
+    if any(isinstance(p, JSONReport) for p in config.pluginmanager.get_plugins()):
+        return
+    if not config.option.json_report:
+        config.option.json_report_file = None  # collect outcomes, save nothing on its behalf
+    config.pluginmanager.register(JSONReport(config), "recovery-json-report")
+
+
+def _attach_plain_report(
+    context: RunContext, output_dir: Path, source: str, config_path: str | None
+) -> None:
+    """Plain ``pytest --recovery-output-dir``: captures and a verify-mode report in a new run dir."""
+    from recovery_plugin.model import StepRecord
+    from recovery_plugin.process import now_iso
+    from recovery_plugin.report import CAPTURE_NAME, Report, ReportWriter
+
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    run_dir = output_dir / run_id
+    try:
+        run_dir.mkdir(parents=True)
+    except OSError as exc:
+        raise pytest.UsageError(
+            f"recovery: cannot create run directory {run_dir}: {exc.strerror}"
+        ) from None
+    context.capture_path = run_dir / CAPTURE_NAME
+    started = time.monotonic()
+    report = Report(
+        run_id=run_id,
+        mode="verify",
+        api_base=context.base_url,
+        output_dir=str(output_dir),
+        run_dir=str(run_dir),
+        started_at=now_iso(),
+        matchup_ids=list(context.matchup_ids),
+        config_source=source,
+        config_path=config_path,
+    )
+    writer = ReportWriter(run_dir, context.redactor)
+
+    def finish(done: FinishedVerification) -> None:
+        step = StepRecord(
+            name="capture", mode="verify", command=[], output_path=str(context.capture_path)
+        )
+        apply_verification(step, done)
+        report.steps = [step]
+        report.readiness = done.readiness
+        report.verification = done.verification
+        writer.finalize(
+            report,
+            finished_at=now_iso(),
+            duration_s=time.monotonic() - started,
+            extend_checklist=done.extend_checklist,
+            last_look=done.last_look,
+        )
+
+    context.on_finish = finish
+
+
+def apply_verification(step: Any, done: FinishedVerification) -> None:
+    """Set the capture step's status and exit code from the session's outcomes."""
+    summary = done.verification["summary"]
+    healthy = done.exitstatus == 0 and summary["failed"] == 0 and summary["error"] == 0
+    step.exit_code = done.exitstatus
+    if done.exitstatus == int(pytest.ExitCode.INTERRUPTED):
+        step.status = "interrupted"
+        step.error = "verification interrupted"
+    elif healthy and summary["total"] > 0:
+        step.status = "success"
+    else:
+        step.status = "failed"
+        if summary["failed"] or summary["error"]:
+            step.error = f"{summary['failed']} check(s) failed, {summary['error']} error(s)"
+        elif summary["total"] == 0:
+            step.error = "no verification check ran"
+        else:
+            step.error = f"verification session ended with pytest exit code {done.exitstatus}"
+    step.duration_s = done.verification.get("duration_s")
+
+
+# --- the session ---------------------------------------------------------------------------
+
+
+class VerificationSession:
+    """Collects the endpoint checks, captures once in a batch, and merges outcomes at the end."""
+
+    def __init__(self, config: pytest.Config, context: RunContext) -> None:
+        self.config = config
+        self.context = context
+        self.endpoints: list[EndpointSpec] = list(context.endpoints)
+        self.readiness: Readiness | None = None
+        self._captures: dict[tuple[str, str | None], Capture] | None = None
+        self._selected: list[Target] = []
+        self._lock = threading.Lock()
+        self._started = time.monotonic()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, items: list[pytest.Item]
+    ) -> None:
+        self.config.hook.pytest_recovery_endpoints(config=self.config, endpoints=self.endpoints)
+        checks: list[tuple[EndpointSpec, str | None]] = []
+        for spec in self.endpoints:
+            if spec.per_matchup:
+                checks.extend((spec, matchup_id) for matchup_id in self.context.matchup_ids)
+            else:
+                checks.append((spec, None))
+        collector = RecoveryChecks.from_parent(session, name="recovery", checks=checks)
+        items.extend(collector.collect())
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._selected = [item.target for item in session.items if isinstance(item, EndpointCheck)]
+
+    def captures(self) -> dict[tuple[str, str | None], Capture]:
+        with self._lock:
+            if self._captures is None:
+                self._captures = self._capture_selected()
+            return self._captures
+
+    def capture_for(self, target: Target) -> Capture:
+        from recovery_plugin.capture import fetch, make_client
+
+        captures = self.captures()
+        if target.key not in captures:  # asked for outside the selection: fetch it on its own
+            with make_client(self.context.capture) as client:
+                captures[target.key] = fetch(
+                    client,
+                    self.context.base_url,
+                    target,
+                    max_body=self.context.capture.max_body_bytes,
+                    redactor=self.context.redactor,
+                )
+        return captures[target.key]
+
+    def _capture_selected(self) -> dict[tuple[str, str | None], Capture]:
+        from recovery_plugin.capture import capture_all, wait_ready
+
+        context = self.context
+        if context.readiness_path is not None and self._selected:
+            self.readiness = wait_ready(
+                context.base_url,
+                context.readiness_path,
+                context.capture,
+                redactor=context.redactor,
+                cancel=context.cancel,
+            )
+        return capture_all(
+            context.base_url,
+            self._selected,
+            context.capture,
+            redactor=context.redactor,
+            on_done=context.on_capture or (lambda capture: None),
+        )
+
+    def write_captures(self) -> None:
+        from recovery_plugin.atomic import write_json_atomic
+
+        if self.context.capture_path is None:
+            return
+        captures = self._captures or {}
+        payload = {
+            "api_base": self.context.redactor.text(self.context.base_url),
+            "readiness": self.readiness.to_dict() if self.readiness else None,
+            "captures": [c.to_dict() for c in captures.values()],
+        }
+        write_json_atomic(self.context.capture_path, payload)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_json_runtest_metadata(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> dict[str, Any]:
+        if isinstance(item, EndpointCheck):
+            return {"endpoint": item.spec.name, "matchup_id": item.matchup_id}
+        return {}
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_json_modifyreport(self, json_report: dict[str, Any]) -> None:
+        self.write_captures()
+        if self.context.on_finish is None:
+            return
+        verification = summarise(json_report, self.context.redactor)
+        verification["duration_s"] = round(time.monotonic() - self._started, 3)
+        hook = self.config.hook
+        self.context.on_finish(
+            FinishedVerification(
+                verification=verification,
+                readiness=self.readiness.to_dict() if self.readiness else None,
+                exitstatus=int(json_report.get("exitcode", 1)),
+                extend_checklist=lambda report, lines: hook.pytest_recovery_checklist(
+                    report=report, checklist=lines
+                ),
+                last_look=lambda report: hook.pytest_recovery_report(report=report),
+            )
+        )
+
+
+def summarise(json_report: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
+    """The runbook's ``verification`` section, from a pytest-json-report document."""
+    counts = {"passed": 0, "failed": 0, "error": 0, "skipped": 0}
+    tests = []
+    for test in json_report.get("tests", []):
+        outcome = {"xfailed": "skipped", "xpassed": "passed"}.get(
+            test.get("outcome"), test.get("outcome")
+        )
+        counts[outcome] = counts.get(outcome, 0) + 1
+        stages = [
+            test[when] for when in ("setup", "call", "teardown") if isinstance(test.get(when), dict)
+        ]
+        metadata = test.get("metadata") or {}
+        tests.append(
+            {
+                "nodeid": test.get("nodeid"),
+                "endpoint": metadata.get("endpoint"),
+                "matchup_id": metadata.get("matchup_id"),
+                "outcome": outcome,
+                "duration_s": round(sum(float(s.get("duration", 0.0)) for s in stages), 4),
+                "message": redactor.text(_message(stages)) if outcome != "passed" else None,
+            }
+        )
+    summary = {**counts, "total": len(tests)}
+    return {"summary": summary, "tests": tests}
+
+
+def _message(stages: list[dict[str, Any]]) -> str:
+    for stage in stages:
+        if stage.get("outcome") in ("failed", "skipped") or stage.get("longrepr"):
+            crash = stage.get("crash") or {}
+            text = crash.get("message") or stage.get("longrepr") or ""
+            return str(text)[:2000]
+    return ""
+
+
+# --- generated items -----------------------------------------------------------------------
+
+
+class RecoveryChecks(pytest.Collector):
+    """The generated checks: one per endpoint, and one per matchup id for per-matchup paths."""
+
+    def __init__(self, *, checks: list[tuple[EndpointSpec, str | None]], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._checks = checks
+
+    def collect(self) -> list[pytest.Item]:
+        items: list[pytest.Item] = []
+        for spec, matchup_id in self._checks:
+            name = spec.name if matchup_id is None else f"{spec.name}[{_printable(matchup_id)}]"
+            items.append(
+                EndpointCheck.from_parent(self, name=name, spec=spec, matchup_id=matchup_id)
+            )
+        return items
+
+
+class EndpointCheck(pytest.Item):
+    """GET one endpoint (from the session's batch capture) and check it against its spec."""
+
+    def __init__(self, *, spec: EndpointSpec, matchup_id: str | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.matchup_id = matchup_id
+        from recovery_plugin.capture import Target
+
+        self.target = Target(spec.name, spec.path, matchup_id if spec.per_matchup else None)
+        self.add_marker(pytest.mark.recovery_check(spec.name, matchup_id))
+
+    def runtest(self) -> None:
+        from recovery_plugin.checks import evaluate
+
+        capture = self.config.stash[SESSION].capture_for(self.target)
+        reasons = evaluate(self.spec, capture)
+        if reasons:
+            raise CheckFailed(reasons)
+
+    def repr_failure(
+        self,
+        excinfo: pytest.ExceptionInfo[BaseException],
+        style: Any = None,
+    ) -> str | Any:
+        if isinstance(excinfo.value, CheckFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.name}: GET {self.target.path}"
+
+
+def _printable(value: str) -> str:
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in value)
+
+
+# --- fixtures ------------------------------------------------------------------------------
+
+
+class CaptureView:
+    """Read-only view of the session's captures, for users' own check files."""
+
+    def __init__(self, session: VerificationSession) -> None:
+        self._session = session
+
+    @property
+    def base_url(self) -> str:
+        return self._session.context.base_url
+
+    @property
+    def matchup_ids(self) -> list[str]:
+        return list(self._session.context.matchup_ids)
+
+    @property
+    def readiness(self) -> Readiness | None:
+        self._session.captures()
+        return self._session.readiness
+
+    def get(self, endpoint: str, matchup_id: str | None = None) -> Capture:
+        """The capture of ``endpoint`` (for ``matchup_id`` when its path names one)."""
+        spec = next((e for e in self._session.endpoints if e.name == endpoint), None)
+        if spec is None:
+            known = ", ".join(e.name for e in self._session.endpoints)
+            raise KeyError(f"no endpoint named {endpoint!r} (known: {known})")
+        if spec.per_matchup and matchup_id is None:
+            raise KeyError(f"endpoint {endpoint!r} is per matchup: give a matchup_id")
+        from recovery_plugin.capture import Target
+
+        target = Target(spec.name, spec.path, matchup_id if spec.per_matchup else None)
+        return self._session.capture_for(target)
+
+    def __iter__(self) -> Iterator[Capture]:
+        return iter(list(self._session.captures().values()))
+
+
+@pytest.fixture(scope="session")
+def recovery_captures(pytestconfig: pytest.Config) -> CaptureView:
+    """Captured responses of the run's endpoints (enable with ``--recovery-base-url``)."""
+    session = pytestconfig.stash.get(SESSION, None)
+    if session is None:
+        pytest.fail(
+            "recovery_captures needs the recovery plugin enabled: pass --recovery-base-url URL"
+            " (or set the recovery_base_url ini option)",
+            pytrace=False,
+        )
+    return CaptureView(session)

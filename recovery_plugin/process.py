@@ -1,0 +1,175 @@
+"""Run one command: argv list (never a shell), own process group, timeout, streamed redacted log.
+
+Output is streamed line by line to a log file (memory stays flat whatever the step prints); only a
+short tail is kept for the report. A step past its timeout, or cancelled (Ctrl-C, SIGTERM), is
+stopped with its whole process group: SIGTERM, then SIGKILL after a grace period.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+from recovery_plugin.redact import Redactor
+
+__all__ = ["ProcessResult", "run_process"]
+
+TAIL_LINES = 20
+_MAX_LINE = 64 * 1024
+_POLL_SECONDS = 0.05
+# Seconds to wait for the output pipe to close once the command has exited.
+_DRAIN_SECONDS = 2.0
+
+
+@dataclass
+class ProcessResult:
+    exit_code: int | None
+    started_at: str
+    duration_s: float
+    log_path: Path
+    timed_out: bool = False
+    cancelled: bool = False
+    error: str | None = None
+    tail: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not (self.timed_out or self.cancelled or self.error)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    log_path: Path,
+    timeout: float,
+    redactor: Redactor,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    kill_grace: float = 5.0,
+    cancel: threading.Event | None = None,
+) -> ProcessResult:
+    """Run ``argv`` to completion, timeout or cancellation; never raises for the command's faults."""
+    cancel = cancel or threading.Event()
+    started_at = now_iso()
+    start = time.monotonic()
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w", encoding="utf-8", errors="replace") as log:
+        log.write(f"$ {redactor.text(_display(argv))}\n")
+        log.flush()
+        try:
+            proc = subprocess.Popen(  # noqa: S603 - an argv list from the runbook, no shell
+                list(argv),
+                cwd=cwd,
+                env=dict(env) if env is not None else None,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            message = _spawn_error(argv, cwd, exc)
+            log.write(f"[recovery-bundle] {message}\n")
+            code = 127 if isinstance(exc, FileNotFoundError) else 126
+            return ProcessResult(
+                exit_code=code,
+                started_at=started_at,
+                duration_s=round(time.monotonic() - start, 3),
+                log_path=log_path,
+                error=message,
+                tail=[message],
+            )
+        assert proc.stdout is not None
+        pump = threading.Thread(
+            target=_pump, args=(proc.stdout, log, redactor, tail), name="step-log", daemon=True
+        )
+        pump.start()
+        deadline = start + timeout
+        timed_out = cancelled = False
+        while proc.poll() is None:
+            if cancel.is_set():
+                cancelled = True
+                break
+            if time.monotonic() >= deadline:
+                timed_out = True
+                break
+            cancel.wait(_POLL_SECONDS)
+        if timed_out or cancelled:
+            _stop_group(proc, kill_grace)
+        pump.join(_DRAIN_SECONDS)
+        if pump.is_alive():
+            # A grandchild kept the output pipe open after the command exited: stop it too.
+            _kill_group(proc.pid, signal.SIGKILL)
+            pump.join(_DRAIN_SECONDS)
+        proc.stdout.close()
+        exit_code = proc.wait()
+        reason = None
+        if timed_out:
+            reason = f"timed out after {timeout:g}s; process group stopped"
+        elif cancelled:
+            reason = "interrupted; process group stopped"
+        if reason:
+            log.write(f"[recovery-bundle] {reason}\n")
+            tail.append(f"[recovery-bundle] {reason}")
+    return ProcessResult(
+        exit_code=exit_code,
+        started_at=started_at,
+        duration_s=round(time.monotonic() - start, 3),
+        log_path=log_path,
+        timed_out=timed_out,
+        cancelled=cancelled,
+        error=reason,
+        tail=list(tail),
+    )
+
+
+def _pump(stream: IO[bytes], log: IO[str], redactor: Redactor, tail: deque[str]) -> None:
+    for raw in iter(lambda: stream.readline(_MAX_LINE), b""):
+        line = redactor.text(raw.decode("utf-8", errors="replace"))
+        log.write(line)
+        log.flush()
+        tail.append(line.rstrip("\r\n"))
+
+
+def _stop_group(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM the group, wait ``grace`` for the leader, then SIGKILL whatever is left of it."""
+    _kill_group(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(grace)
+    # Members that ignored SIGTERM (or outlived the leader) are killed unconditionally.
+    _kill_group(proc.pid, signal.SIGKILL)
+
+
+def _kill_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _display(argv: Sequence[str]) -> str:
+    import shlex
+
+    return shlex.join(argv)
+
+
+def _spawn_error(argv: Sequence[str], cwd: Path | None, exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        if cwd is not None and not cwd.is_dir():
+            return f"working directory not found: {cwd}"
+        return f"command not found: {argv[0]}"
+    if isinstance(exc, PermissionError):
+        return f"command not executable: {argv[0]}"
+    return f"cannot start {argv[0]}: {exc.strerror or exc}"

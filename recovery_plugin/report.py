@@ -1,0 +1,141 @@
+"""The runbook report: one JSON document per run, rewritten atomically at every state change.
+
+A reader (or a crash) always finds either no report or a whole, valid one. Every string passes
+through the redactor before it is written.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from recovery_plugin.atomic import write_json_atomic
+from recovery_plugin.checklist import build_checklist
+from recovery_plugin.model import FAILED_STATUSES, StepRecord
+from recovery_plugin.process import now_iso
+from recovery_plugin.redact import Redactor
+
+__all__ = ["REPORT_NAME", "SCHEMA_VERSION", "Report", "ReportWriter"]
+
+SCHEMA_VERSION = 1
+REPORT_NAME = "recovery_bundle_report.json"
+CAPTURE_NAME = "api_capture.json"
+
+ChecklistExtender = Callable[[dict[str, Any], list[str]], None]
+LastLook = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class Report:
+    run_id: str
+    mode: str
+    api_base: str
+    output_dir: str
+    run_dir: str
+    started_at: str
+    matchup_ids: list[str] = field(default_factory=list)
+    poll_fingerprint: str | None = None
+    config_source: str = "built-in default profile"
+    config_path: str | None = None
+    lang: str = "en"
+    preflight: dict[str, bool] = field(default_factory=dict)
+    steps: list[StepRecord] = field(default_factory=list)
+    status: str = "running"
+    finished_at: str | None = None
+    duration_s: float | None = None
+    readiness: dict[str, Any] | None = None
+    verification: dict[str, Any] | None = None
+    ops_checklist: list[str] = field(default_factory=list)
+    error: str | None = None
+    resumed_from: str | None = None
+
+    def step(self, name: str, matchup_id: str | None = None) -> StepRecord | None:
+        return next((s for s in self.steps if s.name == name and s.matchup_id == matchup_id), None)
+
+    def overall_status(self) -> str:
+        if self.mode == "dry-run":
+            return "dry-run"
+        if any(s.status == "interrupted" for s in self.steps):
+            return "interrupted"
+        if any(s.status in FAILED_STATUSES for s in self.steps):
+            return "failed"
+        return "success"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "run_id": self.run_id,
+            "status": self.status,
+            "mode": self.mode,
+            "api_base": self.api_base,
+            "matchup_id": self.matchup_ids[0] if self.matchup_ids else None,
+            "matchup_ids": list(self.matchup_ids),
+            "poll_fingerprint": self.poll_fingerprint,
+            "output_dir": self.output_dir,
+            "run_dir": self.run_dir,
+            "config_source": self.config_source,
+            "config_path": self.config_path,
+            "lang": self.lang,
+            "resumed_from": self.resumed_from,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration_s": self.duration_s,
+            "preflight": dict(self.preflight),
+            "steps": [s.to_dict() for s in self.steps],
+            "readiness": self.readiness,
+            "verification": self.verification,
+            "ops_checklist": list(self.ops_checklist),
+            "error": self.error,
+            "generated_at": now_iso(),
+        }
+
+
+class ReportWriter:
+    """Writes the report to ``<run_dir>/recovery_bundle_report.json`` (and a copy, if asked)."""
+
+    def __init__(self, run_dir: Path, redactor: Redactor, copy_to: Path | None = None) -> None:
+        self.path = run_dir / REPORT_NAME
+        self.copy_to = copy_to
+        self.redactor = redactor
+        self._lock = threading.Lock()
+
+    def write(self, report: Report) -> dict[str, Any]:
+        with self._lock:
+            payload: dict[str, Any] = self.redactor.obj(report.to_dict())
+            self._write_all(payload)
+            return payload
+
+    def finalize(
+        self,
+        report: Report,
+        *,
+        finished_at: str,
+        duration_s: float,
+        extend_checklist: ChecklistExtender | None = None,
+        last_look: LastLook | None = None,
+    ) -> dict[str, Any]:
+        """Set the final status and checklist, give hooks their look, and write the report."""
+        with self._lock:
+            report.finished_at = finished_at
+            report.duration_s = round(duration_s, 3)
+            if report.status == "running":
+                report.status = report.overall_status()
+            payload = report.to_dict()
+            checklist = build_checklist(payload, report.lang)
+            if extend_checklist is not None:
+                extend_checklist(payload, checklist)
+            report.ops_checklist = checklist
+            payload["ops_checklist"] = checklist
+            if last_look is not None:
+                last_look(payload)
+            redacted: dict[str, Any] = self.redactor.obj(payload)
+            self._write_all(redacted)
+            return redacted
+
+    def _write_all(self, payload: dict[str, Any]) -> None:
+        write_json_atomic(self.path, payload)
+        if self.copy_to is not None:
+            write_json_atomic(self.copy_to, payload)

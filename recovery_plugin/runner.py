@@ -1,0 +1,496 @@
+"""One recovery run, start to finish: plan, run the steps, verify, and always leave a whole report.
+
+The runner knows nothing of click: the CLI turns flags into a :class:`RunRequest`, and the
+runner returns a :class:`RunOutcome` with the report and the exit code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any, Literal
+
+from recovery_plugin.config import Runbook, StepSpec, expand, find_config_file, load_runbook
+from recovery_plugin.errors import ConfigError, ExitCode, RecoveryError
+from recovery_plugin.ids import check_matchup_id, safe_name
+from recovery_plugin.model import StepRecord
+from recovery_plugin.process import now_iso
+from recovery_plugin.redact import Redactor, secret_values
+from recovery_plugin.report import CAPTURE_NAME, Report, ReportWriter
+from recovery_plugin.settings import Settings, resolve_settings
+
+__all__ = ["RunOutcome", "RunRequest", "execute", "prepare"]
+
+Mode = Literal["dry-run", "apply", "verify"]
+Console = Callable[[str], None]
+STEP_REPORT_NAMES = {"ingest": "ingest_retry_report.json", "reprocess": "reprocess_report.json"}
+
+
+@dataclass
+class RunRequest:
+    mode: Mode
+    matchup_ids: Sequence[str] = ()
+    config_path: Path | None = None
+    flags: Mapping[str, Any] = field(default_factory=dict)
+    poll_fingerprint: str | None = None
+    report_copy: Path | None = None
+    continue_on_error: bool = False
+    skip_ingest: bool = False
+    skip_reprocess: bool = False
+    skip_capture: bool = False
+    junit_xml: Path | None = None
+    cwd: Path = field(default_factory=Path.cwd)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+
+@dataclass
+class RunOutcome:
+    report: dict[str, Any]
+    exit_code: int
+    report_path: Path
+
+
+@dataclass
+class Prepared:
+    request: RunRequest
+    runbook: Runbook
+    settings: Settings
+    matchup_ids: list[str]
+    run_id: str
+    run_dir: Path
+    step_env: dict[str, str]
+    redactor: Redactor
+    warnings: list[str]
+
+
+def prepare(request: RunRequest) -> Prepared:
+    """Validate everything that can be validated before anything runs; raise RecoveryError."""
+    config_path = request.config_path
+    if config_path is None and request.environ.get("RECOVERY_CONFIG"):
+        config_path = Path(request.environ["RECOVERY_CONFIG"])
+    if config_path is None:
+        config_path = find_config_file(request.cwd)
+    elif not config_path.is_absolute():
+        config_path = request.cwd / config_path
+    runbook = load_runbook(config_path)
+    settings = resolve_settings(runbook, flags=request.flags, environ=request.environ)
+    if settings.checks_dir is not None and not _absolute(settings.checks_dir, request.cwd).is_dir():
+        raise ConfigError(
+            f"checks directory not found: {settings.checks_dir} (from {settings.sources['checks_dir']})"
+        )
+    ids, warnings = _dedupe_ids(request.matchup_ids)
+    if request.poll_fingerprint is not None and not request.poll_fingerprint.strip():
+        raise ConfigError("--poll-fingerprint is empty")
+    step_env = {**request.environ, **runbook.env}
+    redactor = Redactor(secret_values(step_env, runbook.secret_env))
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    output_dir = _absolute(settings.output_dir, request.cwd)
+    run_dir = _make_run_dir(output_dir, run_id, settings.sources["output_dir"])
+    return Prepared(
+        request=request,
+        runbook=runbook,
+        settings=replace(settings, output_dir=output_dir),
+        matchup_ids=ids,
+        run_id=run_id,
+        run_dir=run_dir,
+        step_env=step_env,
+        redactor=redactor,
+        warnings=warnings,
+    )
+
+
+def _absolute(path: Path, cwd: Path) -> Path:
+    return path if path.is_absolute() else cwd / path
+
+
+def _dedupe_ids(raw: Sequence[str]) -> tuple[list[str], list[str]]:
+    ids: list[str] = []
+    warnings: list[str] = []
+    seen: set[str] = set()
+    for value in raw:
+        problem = check_matchup_id(value)
+        if problem:
+            raise ConfigError(f"invalid --matchup-id {value!r}: {problem}")
+        if value in seen:
+            warnings.append(f"warning: duplicate matchup id {value!r} ignored")
+            continue
+        seen.add(value)
+        ids.append(value)
+    return ids, warnings
+
+
+def _make_run_dir(output_dir: Path, run_id: str, source: str) -> Path:
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ConfigError(f"output directory {output_dir} (from {source}) is not a directory")
+    run_dir = output_dir / run_id
+    try:
+        run_dir.mkdir(parents=True)
+        probe = run_dir / ".write-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(
+            f"cannot write to output directory {output_dir} (from {source}): {reason}"
+        ) from None
+    return run_dir
+
+
+# --- execution -----------------------------------------------------------------------------
+
+
+class _Interrupt:
+    """Turns SIGINT/SIGTERM into a cancel event (and a KeyboardInterrupt inside pytest)."""
+
+    def __init__(self) -> None:
+        self.cancel = threading.Event()
+        self.signum: int | None = None
+        self.in_pytest = False
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        first = self.signum is None
+        self.signum = signum
+        self.cancel.set()
+        if self.in_pytest and first:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.TERMINATED if self.signum == signal.SIGTERM else ExitCode.INTERRUPTED
+
+
+def execute(prepared: Prepared, console: Console) -> RunOutcome:
+    """Run (or plan) every step; the report is written at each change and always at the end."""
+    request = prepared.request
+    settings = prepared.settings
+    for warning in prepared.warnings:
+        console(warning)
+    start = time.monotonic()
+    report = Report(
+        run_id=prepared.run_id,
+        mode=request.mode,
+        api_base=settings.api_base,
+        output_dir=str(settings.output_dir),
+        run_dir=str(prepared.run_dir),
+        started_at=now_iso(),
+        matchup_ids=list(prepared.matchup_ids),
+        poll_fingerprint=request.poll_fingerprint,
+        config_source=prepared.runbook.source,
+        config_path=str(prepared.runbook.path) if prepared.runbook.path else None,
+        lang=settings.lang,
+        preflight={
+            name: bool(prepared.step_env.get(name)) for name in prepared.runbook.required_env
+        },
+    )
+    writer = ReportWriter(prepared.run_dir, prepared.redactor, copy_to=_report_copy(request))
+    report.steps = _plan(prepared)
+    writer.write(report)
+    lock = None
+    final: dict[str, Any] | None = None
+    interrupt = _Interrupt()
+    try:
+        with interrupt.installed():
+            if request.mode != "dry-run":
+                if request.mode == "apply":
+                    from recovery_plugin.lock import OutputLock
+
+                    lock = OutputLock(settings.output_dir, run_id=prepared.run_id, warn=console)
+                    lock.acquire()
+                    _run_mutating_steps(prepared, report, writer, interrupt, console)
+                final = _run_capture(prepared, report, writer, interrupt, console)
+    except RecoveryError as exc:
+        report.status = "failed"
+        report.error = exc.message
+        _finish(writer, report, start)
+        raise
+    except BaseException as exc:
+        # Whatever happens, the evidence is written before the error propagates.
+        report.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        report.error = f"{type(exc).__name__}: {exc}"
+        for step in report.steps:
+            if step.status in ("planned", "running"):
+                step.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+                step.error = step.error or "the run stopped before this step finished"
+        _finish(writer, report, start)
+        if isinstance(exc, KeyboardInterrupt):
+            return RunOutcome(report.to_dict(), int(interrupt.exit_code), writer.path)
+        raise
+    finally:
+        if lock is not None:
+            lock.release()
+    if interrupt.signum is not None:
+        report.status = "interrupted"
+        for step in report.steps:
+            if step.status in ("planned", "running"):
+                step.status = "skipped"
+                step.error = step.error or "not run: the run was interrupted"
+    payload = final if final is not None else _finish(writer, report, start)
+    exit_code = _exit_code(report, interrupt)
+    return RunOutcome(payload, exit_code, writer.path)
+
+
+def _report_copy(request: RunRequest) -> Path | None:
+    if request.report_copy is None:
+        return None
+    path = _absolute(request.report_copy, request.cwd)
+    if path.exists() and path.is_dir():
+        raise ConfigError(f"--report {request.report_copy} is a directory, not a file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the directory of --report {request.report_copy}: {exc.strerror}"
+        ) from None
+    return path
+
+
+def _finish(writer: ReportWriter, report: Report, start: float, **hooks: Any) -> dict[str, Any]:
+    return writer.finalize(
+        report, finished_at=now_iso(), duration_s=time.monotonic() - start, **hooks
+    )
+
+
+def _exit_code(report: Report, interrupt: _Interrupt) -> int:
+    if report.status == "interrupted":
+        return int(interrupt.exit_code)
+    if report.status in ("success", "dry-run"):
+        return int(ExitCode.OK)
+    return int(ExitCode.FAILED)
+
+
+def _plan(prepared: Prepared) -> list[StepRecord]:
+    request = prepared.request
+    mode = request.mode
+    runbook = prepared.runbook
+    steps: list[StepRecord] = []
+    if mode != "verify":
+        ingest_dir = prepared.run_dir / "steps" / "ingest"
+        steps.append(_planned("ingest", runbook.steps["ingest"], prepared, ingest_dir, None))
+        if request.skip_ingest:
+            _skip(steps[-1], "skipped by --skip-ingest")
+        for matchup_id in prepared.matchup_ids:
+            step_dir = prepared.run_dir / "steps" / f"reprocess-{safe_name(matchup_id)}"
+            record = _planned(
+                "reprocess", runbook.steps["reprocess"], prepared, step_dir, matchup_id
+            )
+            if request.skip_reprocess:
+                _skip(record, "skipped by --skip-reprocess")
+            steps.append(record)
+    capture = StepRecord(
+        name="capture",
+        mode=mode,
+        command=[f"GET {prepared.settings.api_base}{e.path}" for e in runbook.endpoints],
+        output_path=str(prepared.run_dir / CAPTURE_NAME),
+    )
+    if request.skip_capture:
+        _skip(capture, "skipped by --skip-capture")
+    steps.append(capture)
+    return steps
+
+
+def _save(writer: ReportWriter, report: Report) -> None:
+    writer.write(report)
+
+
+def _skip(record: StepRecord, reason: str) -> None:
+    record.status = "skipped"
+    record.error = reason
+
+
+def _planned(
+    name: str, spec: StepSpec, prepared: Prepared, step_dir: Path, matchup_id: str | None
+) -> StepRecord:
+    report_path = step_dir / STEP_REPORT_NAMES[name]
+    values: dict[str, str | None] = {
+        "python": sys.executable,
+        "api_base": prepared.settings.api_base,
+        "input": prepared.settings.input,
+        "matchup_id": matchup_id,
+        "poll_fingerprint": prepared.request.poll_fingerprint,
+        "run_dir": str(prepared.run_dir),
+        "step_dir": str(step_dir),
+        "step_report": str(report_path),
+        "mode": prepared.request.mode,
+    }
+    argv = _expand_argv(spec, values, prepared.runbook.source)
+    return StepRecord(
+        name=name,
+        mode=prepared.request.mode,
+        command=argv,
+        output_path=str(report_path),
+        matchup_id=matchup_id,
+    )
+
+
+def _expand_argv(spec: StepSpec, values: Mapping[str, str | None], source: str) -> list[str]:
+    from recovery_plugin.config import placeholders_in
+
+    argv = list(spec.command)
+    for placeholder, extra in spec.optional_args.items():
+        if values.get(placeholder):
+            argv.extend(extra)
+    expanded = []
+    for arg in argv:
+        for name in placeholders_in(arg):
+            if values.get(name) is None:
+                raise ConfigError(
+                    f"{source}: steps.{spec.name}.command uses {{{name}}}, which has no value here"
+                    + (
+                        " (pass --poll-fingerprint, or use optional_args)"
+                        if name == "poll_fingerprint"
+                        else ""
+                    )
+                )
+        expanded.append(expand(arg, {k: v for k, v in values.items() if v is not None}))
+    return expanded
+
+
+def _run_mutating_steps(
+    prepared: Prepared,
+    report: Report,
+    writer: ReportWriter,
+    interrupt: _Interrupt,
+    console: Console,
+) -> None:
+    request = prepared.request
+    runbook = prepared.runbook
+    stop_mutations = threading.Event()
+    cwd_base = request.cwd
+
+    def run(record: StepRecord) -> None:
+        if record.status == "skipped":
+            return
+        if interrupt.cancel.is_set():
+            _skip(record, "not run: the run was interrupted")
+            return
+        if stop_mutations.is_set():
+            _skip(
+                record, "skipped: an earlier step failed (use --continue-on-error to run it anyway)"
+            )
+            writer.write(report)
+            return
+        from recovery_plugin.steps import run_step
+
+        spec = runbook.steps[record.name]
+        label = record.name if record.matchup_id is None else f"{record.name} [{record.matchup_id}]"
+        console(prepared.redactor.text(f"[{label}] running"))
+        step_dir = Path(record.output_path or prepared.run_dir).parent
+        step_dir.mkdir(parents=True, exist_ok=True)
+        env = {**prepared.step_env, **spec.env}
+        cwd = _absolute(Path(spec.cwd), cwd_base) if spec.cwd else cwd_base
+        run_step(
+            record,
+            spec,
+            record.command,
+            step_dir=step_dir,
+            env=env,
+            cwd=cwd,
+            redactor=prepared.redactor,
+            cancel=interrupt.cancel,
+            on_change=lambda _record: _save(writer, report),
+        )
+        attempts = len(record.attempts)
+        console(
+            prepared.redactor.text(
+                f"[{label}] {record.status} in {record.duration_s:.1f}s"
+                + (f" ({attempts} attempts)" if attempts > 1 else "")
+                + (f": {record.error}" if record.error else "")
+            )
+        )
+        if record.failed and not request.continue_on_error:
+            stop_mutations.set()
+
+    ingest = report.step("ingest")
+    if ingest is not None:
+        run(ingest)
+    reprocess = [s for s in report.steps if s.name == "reprocess"]
+    jobs = max(1, min(prepared.settings.jobs, len(reprocess) or 1))
+    if jobs == 1:
+        for record in reprocess:
+            run(record)
+    else:
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="reprocess") as pool:
+            for future in [pool.submit(run, record) for record in reprocess]:
+                future.result()
+    writer.write(report)
+
+
+def _run_capture(
+    prepared: Prepared,
+    report: Report,
+    writer: ReportWriter,
+    interrupt: _Interrupt,
+    console: Console,
+) -> dict[str, Any] | None:
+    """Run the verification session; returns the final report when the session wrote it."""
+    capture = report.step("capture")
+    if capture is None or capture.status == "skipped":
+        return None
+    if interrupt.cancel.is_set():
+        _skip(capture, "not run: the run was interrupted")
+        return None
+    from recovery_plugin.verification import run_verification
+
+    capture.status = "running"
+    capture.started_at = now_iso()
+    writer.write(report)
+    console(
+        f"[capture] verifying {_count_checks(prepared)} check(s) against {prepared.settings.api_base}"
+    )
+    finished: dict[str, Any] = {}
+    started = time.monotonic()
+    interrupt.in_pytest = True
+    try:
+        exitstatus = run_verification(prepared, report, capture, writer, interrupt.cancel, finished)
+    finally:
+        interrupt.in_pytest = False
+    if not finished:
+        capture.finished_at = now_iso()
+        capture.duration_s = round(time.monotonic() - started, 3)
+        capture.status = "interrupted" if interrupt.signum is not None else "failed"
+        capture.exit_code = exitstatus
+        capture.error = capture.error or (
+            f"the verification session ended (pytest exit code {exitstatus}) before reporting its outcomes;"
+            f" see {capture.log_path}"
+        )
+    summary = (report.verification or {}).get("summary")
+    if summary:
+        console(
+            f"[capture] {capture.status}: {summary['passed']} passed, {summary['failed']} failed,"
+            f" {summary['error']} errors of {summary['total']}"
+        )
+        for test in (report.verification or {}).get("tests", []):
+            if test["outcome"] in ("failed", "error") and test.get("message"):
+                console(prepared.redactor.text(f"  - {test['message'].splitlines()[0]}"))
+    else:
+        console(f"[capture] {capture.status}: {capture.error}")
+    payload: dict[str, Any] | None = finished.get("payload")
+    return payload
+
+
+def _count_checks(prepared: Prepared) -> int:
+    ids = len(prepared.matchup_ids)
+    return sum(ids if e.per_matchup else 1 for e in prepared.runbook.endpoints)

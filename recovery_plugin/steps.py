@@ -1,0 +1,113 @@
+"""One mutating step, run with its retry policy; every attempt lands in the step's record."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from recovery_plugin.config import StepSpec
+from recovery_plugin.model import Attempt, StepRecord, StepStatus
+from recovery_plugin.process import ProcessResult, now_iso, run_process
+from recovery_plugin.redact import Redactor
+
+__all__ = ["run_step"]
+
+
+def _status(result: ProcessResult) -> StepStatus:
+    if result.cancelled:
+        return "interrupted"
+    if result.timed_out:
+        return "timeout"
+    return "success" if result.ok else "failed"
+
+
+def _worth_retrying(spec: StepSpec, result: ProcessResult) -> bool:
+    if result.ok or result.cancelled:
+        return False
+    if result.timed_out or not spec.retry_on_exit_codes:
+        return True
+    return result.exit_code in spec.retry_on_exit_codes
+
+
+def run_step(
+    record: StepRecord,
+    spec: StepSpec,
+    argv: Sequence[str],
+    *,
+    step_dir: Path,
+    env: Mapping[str, str],
+    cwd: Path | None,
+    redactor: Redactor,
+    cancel: threading.Event,
+    on_change: Callable[[StepRecord], None] = lambda record: None,
+) -> StepRecord:
+    """Run ``argv`` under ``spec``'s retries (exponential backoff with jitter, capped)."""
+    import tenacity  # deferred: only an apply run pays for it
+
+    record.status = "running"
+    record.started_at = now_iso()
+    clock_start = time.monotonic()
+    on_change(record)
+
+    def attempt_once() -> ProcessResult:
+        number = len(record.attempts) + 1
+        result = run_process(
+            argv,
+            log_path=step_dir / f"attempt-{number}.log",
+            timeout=spec.timeout,
+            redactor=redactor,
+            cwd=cwd,
+            env=env,
+            kill_grace=spec.kill_grace,
+            cancel=cancel,
+        )
+        record.attempts.append(
+            Attempt(
+                attempt=number,
+                status=_status(result),
+                exit_code=result.exit_code,
+                started_at=result.started_at,
+                duration_s=result.duration_s,
+                log_path=str(result.log_path),
+                error=result.error,
+            )
+        )
+        record.log_path = str(result.log_path)
+        record.tail = result.tail
+        on_change(record)
+        return result
+
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(spec.retries + 1) | tenacity.stop_when_event_set(cancel),
+        wait=tenacity.wait_exponential_jitter(
+            initial=spec.backoff, max=spec.max_backoff, jitter=spec.backoff / 2
+        ),
+        retry=tenacity.retry_if_result(lambda result: _worth_retrying(spec, result)),
+        sleep=lambda seconds: _wait(cancel, seconds),
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+    )
+    result: ProcessResult = retrying(attempt_once)
+    record.status = _status(result)
+    record.exit_code = result.exit_code
+    record.error = _error_text(record, result)
+    record.finished_at = now_iso()
+    record.duration_s = round(time.monotonic() - clock_start, 3)
+    on_change(record)
+    return record
+
+
+def _error_text(record: StepRecord, result: ProcessResult) -> str | None:
+    if result.ok:
+        return None
+    attempts = len(record.attempts)
+    plural = "s" if attempts != 1 else ""
+    if result.error:
+        return f"{result.error} (after {attempts} attempt{plural})"
+    return f"exited with code {result.exit_code} (after {attempts} attempt{plural})"
+
+
+def _wait(cancel: threading.Event, seconds: float) -> None:
+    """Sleep between attempts, cut short by cancellation."""
+    cancel.wait(seconds)

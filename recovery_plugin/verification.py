@@ -1,0 +1,134 @@
+"""Launch the generated verification session: ``pytest.main`` in-process with our plugin.
+
+pytest-json-report's ``JSONReport`` collects the outcomes; the plugin merges them into the
+runbook report (calling the checklist/report hooks) before the session ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from dataclasses import replace
+from typing import IO, TYPE_CHECKING, Any
+
+from recovery_plugin.process import now_iso
+from recovery_plugin.redact import Redactor
+from recovery_plugin.report import CAPTURE_NAME, Report, ReportWriter
+
+if TYPE_CHECKING:
+    from recovery_plugin.model import StepRecord
+    from recovery_plugin.plugin import FinishedVerification
+    from recovery_plugin.runner import Prepared
+
+__all__ = ["run_verification"]
+
+
+class _RedactingStream:
+    """A text stream that masks secrets before they reach the session log."""
+
+    def __init__(self, target: IO[str], redactor: Redactor) -> None:
+        self._target = target
+        self._redactor = redactor
+        self.encoding = "utf-8"
+
+    def write(self, text: str) -> int:
+        self._target.write(self._redactor.text(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+def run_verification(
+    prepared: Prepared,
+    report: Report,
+    capture: StepRecord,
+    writer: ReportWriter,
+    cancel: threading.Event,
+    finished: dict[str, Any],
+) -> int:
+    """Run the session; returns pytest's exit code. ``finished`` is filled once the report is final."""
+    import pytest
+    from pytest_jsonreport.plugin import JSONReport
+
+    from recovery_plugin.plugin import RunContext, apply_verification
+
+    run_dir = prepared.run_dir
+    session_dir = run_dir / "verification"
+    session_dir.mkdir(exist_ok=True)
+    ini = session_dir / "pytest.ini"
+    ini.write_text("[pytest]\n", encoding="utf-8")
+    log_path = session_dir / "pytest.log"
+    capture.log_path = str(log_path)
+    started = time.monotonic()
+
+    def on_finish(done: FinishedVerification) -> None:
+        apply_verification(capture, done)
+        capture.finished_at = now_iso()
+        capture.duration_s = round(time.monotonic() - started, 3)
+        report.readiness = done.readiness
+        report.verification = done.verification
+        if cancel.is_set():
+            report.status = "interrupted"
+        finished["payload"] = writer.finalize(
+            report,
+            finished_at=now_iso(),
+            duration_s=_since(report.started_at),
+            extend_checklist=done.extend_checklist,
+            last_look=done.last_look,
+        )
+
+    settings = prepared.settings
+    context = RunContext(
+        base_url=settings.api_base,
+        matchup_ids=list(prepared.matchup_ids),
+        endpoints=prepared.runbook.endpoints,
+        capture=replace(prepared.runbook.capture, timeout=settings.capture_timeout),
+        redactor=prepared.redactor,
+        capture_path=run_dir / CAPTURE_NAME,
+        on_finish=on_finish,
+        cancel=cancel,
+    )
+    confcut = settings.checks_dir if settings.checks_dir else session_dir
+    args = [
+        "--json-report-omit",
+        "log",
+        "streams",
+        "keywords",
+        "collectors",
+        "-c",
+        str(ini),
+        "--rootdir",
+        str(session_dir),
+        "--confcutdir",
+        str(confcut),
+        "--import-mode=importlib",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--json-report-file=none",
+    ]
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        args += ["-p", "recovery_plugin.plugin", "-p", "pytest_jsonreport.plugin"]
+    if prepared.request.junit_xml is not None:
+        args += ["--junit-xml", str(prepared.request.junit_xml)]
+    args.append(str(settings.checks_dir) if settings.checks_dir else str(session_dir))
+    with log_path.open("w", encoding="utf-8") as log:
+        stream = _RedactingStream(log, prepared.redactor)
+        with contextlib.redirect_stdout(stream):
+            exit_code = pytest.main(args, plugins=[JSONReport(), context])
+    return int(exit_code)
+
+
+def _since(started_at: str) -> float:
+    from datetime import datetime
+
+    return (
+        datetime.now(tz=datetime.fromisoformat(started_at).tzinfo)
+        - datetime.fromisoformat(started_at)
+    ).total_seconds()
