@@ -51,7 +51,7 @@ class FinishedVerification:
     last_look: Callable[[dict[str, Any]], None]
 
 
-@dataclass
+@dataclass(eq=False)  # registered as a pytest plugin object, so it must stay hashable
 class RunContext:
     """Everything a verification session needs; given by the launcher or built from options."""
 

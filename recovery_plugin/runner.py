@@ -395,7 +395,7 @@ def _run_mutating_steps(
         from recovery_plugin.steps import run_step
 
         spec = runbook.steps[record.name]
-        label = record.name if record.matchup_id is None else f"{record.name} [{record.matchup_id}]"
+        label = record.name if record.matchup_id is None else f"{record.name} {record.matchup_id}"
         console(prepared.redactor.text(f"[{label}] running"))
         step_dir = Path(record.output_path or prepared.run_dir).parent
         step_dir.mkdir(parents=True, exist_ok=True)

@@ -123,7 +123,7 @@ class IngestFaults:
         """The cause code if invocation number ``invocation`` (from 1) must fail, else None."""
         if self.always_fail:
             return "injected_always_fail"
-        if invocation <= self.fail_times:
+        if 0 < invocation <= self.fail_times:
             return "injected_fail_times"
         if self.exit_code is not None and self.fail_times == 0:
             return "injected_exit_code"

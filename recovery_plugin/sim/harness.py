@@ -30,13 +30,23 @@ from urllib.parse import quote
 from recovery_plugin.atomic import write_text_atomic
 from recovery_plugin.sim import toml_writer
 from recovery_plugin.sim.data import DEFAULT_MATCHUP_ID, SAMPLE_INGEST_PATH
-from recovery_plugin.sim.faults import write_faults
+from recovery_plugin.sim.faults import parse_faults, write_faults
 
 __all__ = ["SimulatedService", "free_port"]
 
 DB_FILENAME = "sim.db"  # must match server.DB_FILENAME (not imported: keep this module light)
 STOP_GRACE_SECONDS = 3.0
 _PORT_ATTEMPTS = 3
+
+# Runbook step commands; the placeholders are expanded later by the harness core.
+INGEST_STEP_COMMAND = (
+    "{python} -m recovery_plugin.sim.ingest --api-base {api_base} --input {input}"
+    " --report {step_report}"
+)
+REPROCESS_STEP_COMMAND = (
+    "{python} -m recovery_plugin.sim.reprocess --mode apply --matchup-id {matchup_id}"
+    " --output-dir {step_dir} --report {step_report}"
+)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -90,6 +100,8 @@ class SimulatedService:
         self.data_dir = Path(data_dir).absolute()
         self.host = host
         self.token = token if token else "sim-" + secrets.token_hex(8)
+        if faults is not None:
+            parse_faults(faults, "SimulatedService(faults=...)")
         self._faults: dict[str, Any] | None = None if faults is None else dict(faults)
         self._port = port
         self._auto_port = port is None
@@ -305,19 +317,11 @@ class SimulatedService:
             "env": self.env,
             "steps": {
                 "ingest": {
-                    "command": [
-                        "{python}", "-m", "recovery_plugin.sim.ingest",
-                        "--api-base", "{api_base}", "--input", "{input}",
-                        "--report", "{step_report}",
-                    ],  # fmt: skip
+                    "command": INGEST_STEP_COMMAND.split(),
                     "timeout": 60,
                 },
                 "reprocess": {
-                    "command": [
-                        "{python}", "-m", "recovery_plugin.sim.reprocess",
-                        "--mode", "apply", "--matchup-id", "{matchup_id}",
-                        "--output-dir", "{step_dir}", "--report", "{step_report}",
-                    ],  # fmt: skip
+                    "command": REPROCESS_STEP_COMMAND.split(),
                     "timeout": 60,
                 },
             },
@@ -332,13 +336,15 @@ class SimulatedService:
         write_text_atomic(target, toml_writer.dumps(self.runbook(**overrides)))
         return target
 
-    def _run(self, argv: Sequence[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, argv: Sequence[str], timeout: float, env: Mapping[str, str] | None
+    ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
             list(argv),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=self.command_env(),
+            env={**self.command_env(), **(env or {})},
             text=True,
             start_new_session=True,
         )
@@ -352,15 +358,23 @@ class SimulatedService:
         return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
 
     def run_ingest(
-        self, report: Path, *extra_args: str, timeout: float = 60.0
+        self,
+        report: Path,
+        *extra_args: str,
+        timeout: float = 60.0,
+        env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run the ingest command against this service (sample input), in its own process group."""
+        """Run the ingest command against this service (sample input), in its own process group.
+
+        ``env`` is laid over ``command_env()``; on timeout the whole group is killed and
+        ``subprocess.TimeoutExpired`` raised.
+        """
         argv = [
             sys.executable, "-m", "recovery_plugin.sim.ingest",
             "--api-base", self.base_url, "--input", str(SAMPLE_INGEST_PATH),
             "--report", str(report), *extra_args,
         ]  # fmt: skip
-        return self._run(argv, timeout)
+        return self._run(argv, timeout, env)
 
     def run_reprocess(
         self,
@@ -370,13 +384,14 @@ class SimulatedService:
         mode: str = "apply",
         matchup_id: str | None = DEFAULT_MATCHUP_ID,
         timeout: float = 60.0,
+        env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run the reprocess command against this service's database."""
+        """Run the reprocess command against this service's database (like ``run_ingest``)."""
         argv = [sys.executable, "-m", "recovery_plugin.sim.reprocess", "--mode", mode]
         if matchup_id is not None:
             argv += ["--matchup-id", matchup_id]
         argv += ["--output-dir", str(output_dir), "--report", str(report), *extra_args]
-        return self._run(argv, timeout)
+        return self._run(argv, timeout, env)
 
     def seed(self, matchup_ids: tuple[str, ...] | None = None) -> int:
         """Ingest sample data straight into the database (no HTTP); returns the run id."""
