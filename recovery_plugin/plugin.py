@@ -22,6 +22,7 @@ import pytest
 
 from recovery_plugin.config import CaptureSpec, EndpointSpec, find_config_file, load_runbook
 from recovery_plugin.errors import RecoveryError
+from recovery_plugin.fixtures import recovery_sim, run_bundle
 from recovery_plugin.redact import Redactor, secret_values
 
 if TYPE_CHECKING:  # httpx is imported only once the plugin is enabled
@@ -29,6 +30,9 @@ if TYPE_CHECKING:  # httpx is imported only once the plugin is enabled
 
 __all__ = [
     "CaptureView",
+    "recovery_captures",
+    "recovery_sim",
+    "run_bundle",
     "EndpointCheck",
     "FinishedVerification",
     "RunContext",

@@ -1,0 +1,83 @@
+"""Fixtures shared by the whole test suite (the QA fixtures come from the ``recovery`` plugin)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parent
+KOREAN_ID = "20260603|광역자치단체장|11-000"
+
+
+@pytest.fixture
+def cli_runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture(scope="session")
+def report_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(
+        (ROOT / "docs" / "report.schema.json").read_text(encoding="utf-8")
+    )
+    return schema
+
+
+@pytest.fixture
+def assert_valid_report(report_schema: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    """Validate a report against the published JSON Schema (docs/report.schema.json)."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(
+        report_schema, format_checker=jsonschema.FormatChecker()
+    )
+
+    def check(report: dict[str, Any]) -> None:
+        errors = sorted(validator.iter_errors(report), key=lambda e: list(e.path))
+        assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
+
+    return check
+
+
+class CountingServer:
+    """A loopback HTTP server that answers 200 ``{}`` and counts the requests it got."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.requests.append(self.path)
+                body = b"{}"
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def counting_server() -> Iterator[CountingServer]:
+    server = CountingServer()
+    server.thread.start()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+    server.thread.join(5)
