@@ -30,13 +30,13 @@ if TYPE_CHECKING:  # httpx is imported only once the plugin is enabled
 
 __all__ = [
     "CaptureView",
-    "recovery_captures",
-    "recovery_sim",
-    "run_bundle",
     "EndpointCheck",
     "FinishedVerification",
     "RunContext",
     "VerificationSession",
+    "recovery_captures",
+    "recovery_sim",
+    "run_bundle",
 ]
 
 RUN_CONTEXT = pytest.StashKey["RunContext"]()

@@ -247,9 +247,7 @@ def test_reprocess_dry_run_changes_nothing(service: SimulatedService, tmp_path: 
     }
 
 
-def test_reprocess_by_fingerprint_without_check(
-    service: SimulatedService, tmp_path: Path
-) -> None:
+def test_reprocess_by_fingerprint_without_check(service: SimulatedService, tmp_path: Path) -> None:
     conn = sqlite3.connect(service.db_path)
     try:
         (fingerprint,) = conn.execute(
@@ -276,9 +274,7 @@ def test_reprocess_by_fingerprint_without_check(
 
 def test_reprocess_unknown_id_exits_1(service: SimulatedService, tmp_path: Path) -> None:
     report = tmp_path / "report.json"
-    result = service.run_reprocess(
-        tmp_path / "out", report, matchup_id="../../x|y/z", timeout=30
-    )
+    result = service.run_reprocess(tmp_path / "out", report, matchup_id="../../x|y/z", timeout=30)
     assert result.returncode == 1
     data = _load(report)
     assert data["status"] == "failed" and "not found" in data["error"]

@@ -118,9 +118,11 @@ def test_drop(service: SimulatedService, client: httpx.Client) -> None:
 
 def test_redirect_loop(service: SimulatedService) -> None:
     service.set_faults({"endpoints": {"summary": {"redirect_loop": True}}})
-    with httpx.Client(timeout=10, follow_redirects=True) as client:
-        with pytest.raises(httpx.TooManyRedirects):
-            client.get(service.url("/api/v1/dashboard/summary"))
+    with (
+        httpx.Client(timeout=10, follow_redirects=True) as client,
+        pytest.raises(httpx.TooManyRedirects),
+    ):
+        client.get(service.url("/api/v1/dashboard/summary"))
     with httpx.Client(timeout=10) as client:
         response = client.get(service.url("/api/v1/dashboard/summary?x=1"))
         assert response.status_code == 302

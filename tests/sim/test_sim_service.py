@@ -80,7 +80,7 @@ def test_ingest_endpoint_auth_and_validation(
     service: SimulatedService, client: httpx.Client
 ) -> None:
     url = service.url("/api/v1/jobs/ingest")
-    payload = {"records": []}
+    payload: dict[str, list[object]] = {"records": []}
     assert client.post(url, json=payload).status_code == 401
     wrong = client.post(url, json=payload, headers={"Authorization": "Bearer wrong"})
     assert wrong.status_code == 401 and wrong.json() == {"detail": "invalid token"}

@@ -14,22 +14,69 @@ from recovery_plugin.sim import data, faults, paths, store, toml_writer, views
 from recovery_plugin.sim.harness import SimulatedService
 from recovery_plugin.sim.records import IngestPayloadError, parse_ingest_payload
 
-MATCHUP_KEYS = (
-    "matchup_id region_code office_type title canonical_title article_title has_data "
-    "fallback_mode incumbent_candidates pollster survey_start_date survey_end_date "
-    "confidence_level sample_size response_rate margin_of_error source_grade audience_scope "
-    "audience_region_code sampling_population_text legal_completeness_score legal_filled_count "
-    "legal_required_count date_resolution date_inference_mode date_inference_confidence "
-    "nesdc_enriched needs_manual_review candidate_noise_block_count source_priority "
-    "official_release_at article_published_at freshness_hours is_official_confirmed "
-    "poll_fingerprint source_channel source_channels source_trace verified scenarios options"
-).split()
-OPTION_KEYS = (
-    "option_name candidate_id party_name name_validity scenario_key scenario_type scenario_title "
-    "value_mid value_raw party_inferred party_inference_source party_inference_confidence "
-    "party_inference_evidence candidate_verified candidate_verify_source "
-    "candidate_verify_confidence candidate_verify_matched_key needs_manual_review"
-).split()
+MATCHUP_KEYS = [
+    "matchup_id",
+    "region_code",
+    "office_type",
+    "title",
+    "canonical_title",
+    "article_title",
+    "has_data",
+    "fallback_mode",
+    "incumbent_candidates",
+    "pollster",
+    "survey_start_date",
+    "survey_end_date",
+    "confidence_level",
+    "sample_size",
+    "response_rate",
+    "margin_of_error",
+    "source_grade",
+    "audience_scope",
+    "audience_region_code",
+    "sampling_population_text",
+    "legal_completeness_score",
+    "legal_filled_count",
+    "legal_required_count",
+    "date_resolution",
+    "date_inference_mode",
+    "date_inference_confidence",
+    "nesdc_enriched",
+    "needs_manual_review",
+    "candidate_noise_block_count",
+    "source_priority",
+    "official_release_at",
+    "article_published_at",
+    "freshness_hours",
+    "is_official_confirmed",
+    "poll_fingerprint",
+    "source_channel",
+    "source_channels",
+    "source_trace",
+    "verified",
+    "scenarios",
+    "options",
+]
+OPTION_KEYS = [
+    "option_name",
+    "candidate_id",
+    "party_name",
+    "name_validity",
+    "scenario_key",
+    "scenario_type",
+    "scenario_title",
+    "value_mid",
+    "value_raw",
+    "party_inferred",
+    "party_inference_source",
+    "party_inference_confidence",
+    "party_inference_evidence",
+    "candidate_verified",
+    "candidate_verify_source",
+    "candidate_verify_confidence",
+    "candidate_verify_matched_key",
+    "needs_manual_review",
+]
 
 
 # --- dataset and records ------------------------------------------------------------------------
@@ -54,9 +101,7 @@ def test_sample_ids() -> None:
 
 def test_build_subset_and_unknown() -> None:
     subset = data.build_ingest_payload((data.DEFAULT_MATCHUP_ID,))
-    assert [r["observation"]["matchup_id"] for r in subset["records"]] == [
-        data.DEFAULT_MATCHUP_ID
-    ]
+    assert [r["observation"]["matchup_id"] for r in subset["records"]] == [data.DEFAULT_MATCHUP_ID]
     with pytest.raises(KeyError, match="nope"):
         data.build_ingest_payload(("nope",))
 
@@ -148,7 +193,7 @@ def test_safe_child_refuses_escape(tmp_path: Path, name: str) -> None:
 
 def test_toml_writer_round_trip() -> None:
     document = {
-        "a": "ünïcode \"quoted\" \\ back\nslash",
+        "a": 'ünïcode "quoted" \\ back\nslash',
         "n": 3,
         "f": 0.25,
         "b": False,
@@ -180,7 +225,11 @@ def test_runbook_default_and_overrides(tmp_path: Path) -> None:
         "RECOVERY_SIM_FAULTS": str(tmp_path.absolute() / "svc" / "faults.json"),
     }
     assert default["env"]["DATABASE_URL"].startswith("sqlite:////")
-    assert default["steps"]["ingest"]["command"][:3] == ["{python}", "-m", "recovery_plugin.sim.ingest"]
+    assert default["steps"]["ingest"]["command"][:3] == [
+        "{python}",
+        "-m",
+        "recovery_plugin.sim.ingest",
+    ]
     assert default["steps"]["reprocess"]["command"][-2:] == ["--report", "{step_report}"]
     assert default["steps"]["ingest"]["timeout"] == 60
     other = tmp_path / "other.toml"
@@ -316,5 +365,5 @@ def test_fault_watcher_reloads(tmp_path: Path) -> None:
 
 
 def test_harness_rejects_bad_faults(tmp_path: Path) -> None:
-    with pytest.raises(faults.FaultsError, match="unknown key 'ingest.nope'"):
+    with pytest.raises(faults.FaultsError, match=r"unknown key 'ingest\.nope'"):
         SimulatedService(tmp_path, faults={"ingest": {"nope": 1}})
