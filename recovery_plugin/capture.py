@@ -144,8 +144,8 @@ def _decode_body(capture: Capture, body: bytes, redactor: Redactor) -> None:
     if capture.truncated:
         capture.body = redactor.text(text[:_PREVIEW_CHARS])
         return
-    if not text.strip() and capture.status is not None and capture.status >= 300:
-        capture.body = None
+    if not text.strip():
+        capture.body = None  # no body (204, an empty error): nothing to decode
         return
     try:
         capture.body = redactor.obj(json.loads(text))

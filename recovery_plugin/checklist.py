@@ -150,7 +150,13 @@ def _failed_endpoints(report: Mapping[str, Any]) -> list[str]:
     return failed
 
 
-def _id_flags(ids: list[str]) -> list[str]:
+# Above this many ids a command names the run directory's id file instead of listing them.
+MAX_INLINE_IDS = 5
+
+
+def _id_flags(ids: list[str], report: Mapping[str, Any], file_name: str) -> list[str]:
+    if len(ids) > MAX_INLINE_IDS and report.get("run_dir"):
+        return ["--matchup-file", f"{report['run_dir']}/{file_name}"]
     flags: list[str] = []
     for matchup_id in ids:
         flags += ["--matchup-id", matchup_id]
@@ -169,9 +175,12 @@ def _rerun_command(report: Mapping[str, Any], ids: list[str]) -> str:
     argv = ["recovery-bundle", "run", "--mode", "apply", "--skip-ingest", *_common_flags(report)]
     if report.get("poll_fingerprint"):
         argv += ["--poll-fingerprint", str(report["poll_fingerprint"])]
-    return shlex.join(argv + _id_flags(ids))
+    return shlex.join(argv + _id_flags(ids, report, "failed_reprocess_ids.json"))
 
 
 def _verify_command(report: Mapping[str, Any]) -> str:
     argv = ["recovery-bundle", "verify", *_common_flags(report)]
-    return shlex.join(argv + _id_flags([str(i) for i in report.get("matchup_ids", [])]))
+    return shlex.join(
+        argv
+        + _id_flags([str(i) for i in report.get("matchup_ids", [])], report, "matchup_ids.json")
+    )

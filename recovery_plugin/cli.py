@@ -53,6 +53,11 @@ def cli() -> None:
 
 def _matchup_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option(
+        "--matchup-file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="File of matchup ids: one per line (# comments, blank lines ignored) or a JSON list.",
+    )(func)
+    func = click.option(
         "--matchup-id",
         "matchup_ids",
         multiple=True,
@@ -118,9 +123,7 @@ def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option(
     "--mode",
     type=click.Choice(["dry-run", "apply"]),
-    default="dry-run",
-    show_default=True,
-    help="dry-run plans every step and executes nothing; apply runs them.",
+    help="dry-run (the default) plans every step and executes nothing; apply runs them. With --resume: apply.",
 )
 @_matchup_options
 @click.option(
@@ -140,10 +143,18 @@ def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--skip-ingest", is_flag=True, help="Do not run the ingest step.")
 @click.option("--skip-reprocess", is_flag=True, help="Do not run the reprocess steps.")
 @click.option("--skip-capture", is_flag=True, help="Do not capture and verify the endpoints.")
+@click.option(
+    "--resume",
+    "resume_from",
+    type=click.Path(path_type=Path),
+    metavar="RUN_DIR",
+    help="Re-run only what failed, timed out, was skipped or interrupted in RUN_DIR (same config and ids); verify all.",
+)
 @_common_options
 def run(**options: Any) -> None:
     """Run the recovery bundle: ingest, reprocess each matchup, then capture and verify."""
-    _launch(options["mode"], options)
+    mode = options["mode"] or ("apply" if options.get("resume_from") else "dry-run")
+    _launch(mode, options)
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -209,7 +220,7 @@ def sim() -> None:
 )
 def sim_serve(host: str, port: int, data_dir: Path, faults: Path | None, token: str | None) -> None:
     """Serve the simulated service until interrupted."""
-    from recovery_plugin.sim.server import serve
+    from recovery_plugin.sim.server import ServeError, serve
 
     click.echo(
         f"simulated service on http://{host}:{port} (data: {data_dir}); Ctrl-C stops it", err=True
@@ -218,6 +229,8 @@ def sim_serve(host: str, port: int, data_dir: Path, faults: Path | None, token: 
         serve(host=host, port=port, data_dir=data_dir, faults_path=faults, token=token)
     except KeyboardInterrupt:
         pass
+    except ServeError as exc:
+        _fail(RecoveryError(str(exc)))
     except OSError as exc:
         _fail(RecoveryError(f"cannot serve on {host}:{port}: {exc.strerror or exc}"))
 
@@ -247,6 +260,8 @@ def _launch(mode: str, options: dict[str, Any]) -> None:
     request = RunRequest(
         mode=mode,  # type: ignore[arg-type]
         matchup_ids=tuple(options.get("matchup_ids") or ()),
+        matchup_file=options.get("matchup_file"),
+        resume_from=options.get("resume_from"),
         config_path=options.get("config_path"),
         flags=flags,
         poll_fingerprint=options.get("poll_fingerprint"),

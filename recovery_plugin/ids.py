@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from pathlib import Path
 from urllib.parse import quote
 
-__all__ = ["check_matchup_id", "path_segment", "safe_name"]
+from recovery_plugin.errors import ConfigError
+
+__all__ = [
+    "check_matchup_id",
+    "path_segment",
+    "read_matchup_file",
+    "safe_name",
+    "write_matchup_file",
+]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _MAX_SLUG = 48
@@ -35,3 +45,40 @@ def check_matchup_id(value: str) -> str | None:
     if "\x00" in value:
         return "the matchup id contains a NUL character"
     return None
+
+
+def read_matchup_file(path: Path) -> list[str]:
+    """Ids from ``path``: a JSON list of strings, or one id per line (``#`` comments, blanks ignored)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"--matchup-file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read --matchup-file {path}: {exc}") from None
+    if text.lstrip().startswith("["):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"--matchup-file {path}: invalid JSON: {exc.msg} (line {exc.lineno})"
+            ) from None
+        if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
+            raise ConfigError(f"--matchup-file {path}: a JSON file must hold a list of strings")
+        return list(data)
+    ids = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        value = line.strip()
+        if not value or value.startswith("#"):
+            continue
+        problem = check_matchup_id(value)
+        if problem:
+            raise ConfigError(f"--matchup-file {path}: line {number}: {problem}")
+        ids.append(value)
+    return ids
+
+
+def write_matchup_file(path: Path, ids: list[str]) -> None:
+    """Write ``ids`` so that :func:`read_matchup_file` reads them back exactly (a JSON list)."""
+    from recovery_plugin.atomic import write_json_atomic
+
+    write_json_atomic(path, ids)

@@ -51,6 +51,7 @@ class Report:
     ops_checklist: list[str] = field(default_factory=list)
     error: str | None = None
     resumed_from: str | None = None
+    evidence: dict[str, Any] | None = None
 
     def step(self, name: str, matchup_id: str | None = None) -> StepRecord | None:
         return next((s for s in self.steps if s.name == name and s.matchup_id == matchup_id), None)
@@ -87,6 +88,7 @@ class Report:
             "steps": [s.to_dict() for s in self.steps],
             "readiness": self.readiness,
             "verification": self.verification,
+            "evidence": self.evidence,
             "ops_checklist": list(self.ops_checklist),
             "error": self.error,
             "generated_at": now_iso(),

@@ -7,6 +7,7 @@ runner returns a :class:`RunOutcome` with the report and the exit code.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -23,17 +24,19 @@ from typing import Any, Literal
 
 from recovery_plugin.config import Runbook, StepSpec, expand, find_config_file, load_runbook
 from recovery_plugin.errors import ConfigError, ExitCode, RecoveryError
-from recovery_plugin.ids import check_matchup_id, safe_name
+from recovery_plugin.ids import check_matchup_id, read_matchup_file, safe_name, write_matchup_file
 from recovery_plugin.model import StepRecord
 from recovery_plugin.process import now_iso
 from recovery_plugin.redact import Redactor, secret_values
-from recovery_plugin.report import CAPTURE_NAME, Report, ReportWriter
+from recovery_plugin.report import CAPTURE_NAME, REPORT_NAME, Report, ReportWriter
 from recovery_plugin.settings import Settings, resolve_settings
 
 __all__ = ["RunOutcome", "RunRequest", "execute", "prepare"]
 
 Mode = Literal["dry-run", "apply", "verify"]
 Console = Callable[[str], None]
+MATCHUP_IDS_NAME = "matchup_ids.json"
+FAILED_IDS_NAME = "failed_reprocess_ids.json"
 STEP_REPORT_NAMES = {"ingest": "ingest_retry_report.json", "reprocess": "reprocess_report.json"}
 
 
@@ -41,6 +44,8 @@ STEP_REPORT_NAMES = {"ingest": "ingest_retry_report.json", "reprocess": "reproce
 class RunRequest:
     mode: Mode
     matchup_ids: Sequence[str] = ()
+    matchup_file: Path | None = None
+    resume_from: Path | None = None
     config_path: Path | None = None
     flags: Mapping[str, Any] = field(default_factory=dict)
     poll_fingerprint: str | None = None
@@ -72,10 +77,15 @@ class Prepared:
     step_env: dict[str, str]
     redactor: Redactor
     warnings: list[str]
+    previous: dict[str, Any] | None = None
+    """The report of the run being resumed (``--resume``)."""
 
 
 def prepare(request: RunRequest) -> Prepared:
     """Validate everything that can be validated before anything runs; raise RecoveryError."""
+    previous = _load_previous(request) if request.resume_from is not None else None
+    if previous is not None:
+        request = _resumed_request(request, previous)
     config_path = request.config_path
     if config_path is None and request.environ.get("RECOVERY_CONFIG"):
         config_path = Path(request.environ["RECOVERY_CONFIG"])
@@ -89,7 +99,10 @@ def prepare(request: RunRequest) -> Prepared:
         raise ConfigError(
             f"checks directory not found: {settings.checks_dir} (from {settings.sources['checks_dir']})"
         )
-    ids, warnings = _dedupe_ids(request.matchup_ids)
+    raw_ids = list(request.matchup_ids)
+    if request.matchup_file is not None:
+        raw_ids += read_matchup_file(_absolute(request.matchup_file, request.cwd))
+    ids, warnings = _dedupe_ids(raw_ids)
     if request.poll_fingerprint is not None and not request.poll_fingerprint.strip():
         raise ConfigError("--poll-fingerprint is empty")
     step_env = {**request.environ, **runbook.env}
@@ -107,6 +120,42 @@ def prepare(request: RunRequest) -> Prepared:
         step_env=step_env,
         redactor=redactor,
         warnings=warnings,
+        previous=previous,
+    )
+
+
+def _load_previous(request: RunRequest) -> dict[str, Any]:
+    assert request.resume_from is not None
+    path = _absolute(request.resume_from, request.cwd)
+    report_path = path / REPORT_NAME if path.is_dir() else path
+    try:
+        previous: dict[str, Any] = json.loads(report_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"--resume {request.resume_from}: no {REPORT_NAME} there") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--resume {request.resume_from}: unreadable report: {exc}") from None
+    if request.mode == "verify":
+        raise ConfigError("--resume goes with run, not verify")
+    if not isinstance(previous, dict) or previous.get("mode") != "apply" or "steps" not in previous:
+        raise ConfigError(f"--resume {request.resume_from}: not the report of an apply run")
+    return previous
+
+
+def _resumed_request(request: RunRequest, previous: dict[str, Any]) -> RunRequest:
+    """The same config, ids and service as the resumed run, unless given again on the command line."""
+    flags = dict(request.flags)
+    flags.setdefault("api_base", None)
+    if flags["api_base"] is None:
+        flags["api_base"] = previous.get("api_base")
+    config_path = request.config_path
+    if config_path is None and previous.get("config_path"):
+        config_path = Path(previous["config_path"])
+    return replace(
+        request,
+        flags=flags,
+        config_path=config_path,
+        matchup_ids=list(request.matchup_ids) or list(previous.get("matchup_ids", [])),
+        poll_fingerprint=request.poll_fingerprint or previous.get("poll_fingerprint"),
     )
 
 
@@ -205,6 +254,10 @@ def execute(prepared: Prepared, console: Console) -> RunOutcome:
             name: bool(prepared.step_env.get(name)) for name in prepared.runbook.required_env
         },
     )
+    if prepared.previous is not None:
+        report.resumed_from = str(prepared.previous.get("run_dir"))
+    if prepared.matchup_ids and request.mode != "dry-run":
+        write_matchup_file(prepared.run_dir / MATCHUP_IDS_NAME, prepared.matchup_ids)
     writer = ReportWriter(prepared.run_dir, prepared.redactor, copy_to=_report_copy(request))
     report.steps = _plan(prepared)
     writer.write(report)
@@ -219,6 +272,7 @@ def execute(prepared: Prepared, console: Console) -> RunOutcome:
 
                     lock = OutputLock(settings.output_dir, run_id=prepared.run_id, warn=console)
                     lock.acquire()
+                    _capture_baseline(prepared, report, writer, console)
                     _run_mutating_steps(prepared, report, writer, interrupt, console)
                 final = _run_capture(prepared, report, writer, interrupt, console)
     except RecoveryError as exc:
@@ -308,11 +362,27 @@ def _plan(prepared: Prepared) -> list[StepRecord]:
     if request.skip_capture:
         _skip(capture, "skipped by --skip-capture")
     steps.append(capture)
+    if prepared.previous is not None:
+        _skip_already_done(steps, prepared.previous)
     return steps
 
 
 def _save(writer: ReportWriter, report: Report) -> None:
     writer.write(report)
+
+
+def _skip_already_done(steps: list[StepRecord], previous: dict[str, Any]) -> None:
+    """``--resume``: a mutating step that succeeded in the resumed run is not run again."""
+    done = {
+        (s["name"], s.get("matchup_id")) for s in previous["steps"] if s.get("status") == "success"
+    }
+    for record in steps:
+        if (
+            record.name != "capture"
+            and (record.name, record.matchup_id) in done
+            and record.status == "planned"
+        ):
+            _skip(record, f"succeeded in run {previous.get('run_id')} (resumed)")
 
 
 def _skip(record: StepRecord, reason: str) -> None:
@@ -435,7 +505,52 @@ def _run_mutating_steps(
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="reprocess") as pool:
             for future in [pool.submit(run, record) for record in reprocess]:
                 future.result()
+    failed = [str(r.matchup_id) for r in reprocess if r.failed]
+    if failed:
+        write_matchup_file(prepared.run_dir / FAILED_IDS_NAME, failed)
     writer.write(report)
+
+
+def _targets(prepared: Prepared) -> list[Any]:
+    from recovery_plugin.capture import Target
+
+    targets = []
+    for endpoint in prepared.runbook.endpoints:
+        ids: list[str | None] = list(prepared.matchup_ids) if endpoint.per_matchup else [None]
+        targets += [Target(endpoint.name, endpoint.path, matchup_id) for matchup_id in ids]
+    return targets
+
+
+def _capture_baseline(
+    prepared: Prepared, report: Report, writer: ReportWriter, console: Console
+) -> None:
+    """Capture every endpoint once before anything changes: the 'before' half of the evidence."""
+    capture = report.step("capture")
+    if capture is None or capture.status == "skipped":
+        return
+    from recovery_plugin.atomic import write_json_atomic
+    from recovery_plugin.capture import capture_all
+    from recovery_plugin.evidence import BEFORE_NAME
+
+    spec = replace(prepared.runbook.capture, timeout=prepared.settings.capture_timeout)
+    captures = capture_all(
+        prepared.settings.api_base, _targets(prepared), spec, redactor=prepared.redactor
+    )
+    path = prepared.run_dir / BEFORE_NAME
+    write_json_atomic(
+        path,
+        {
+            "api_base": prepared.redactor.text(prepared.settings.api_base),
+            "captures": [c.to_dict() for c in captures.values()],
+        },
+    )
+    report.evidence = {
+        "before": str(path),
+        "after": str(prepared.run_dir / CAPTURE_NAME),
+        "diffs": [],
+    }
+    writer.write(report)
+    console(f"[baseline] captured {len(captures)} endpoint response(s) before the steps")
 
 
 def _run_capture(

@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from recovery_plugin.process import now_iso
@@ -73,6 +74,12 @@ def run_verification(
         capture.duration_s = round(time.monotonic() - started, 3)
         report.readiness = done.readiness
         report.verification = done.verification
+        if report.evidence is not None:
+            from recovery_plugin.evidence import diff_capture_files
+
+            report.evidence["diffs"] = diff_capture_files(
+                Path(report.evidence["before"]), Path(report.evidence["after"])
+            )
         if cancel.is_set():
             report.status = "interrupted"
         finished["payload"] = writer.finalize(

@@ -32,6 +32,7 @@ Ingest command (``python -m recovery_plugin.sim.ingest``), in this order:
   ``<faults dir>/ingest-hang.pids.json``, then sleep forever.
 - (the ``INTERNAL_JOB_TOKEN`` check: missing -> exit 1)
 - ``print_secret``: print the token's value to stdout (to test that a harness masks it).
+- (reading ``--input``: unreadable -> exit 1)
 - injected failure: the command writes a failure report (``failure_class`` "injected",
   ``cause_code`` "injected_always_fail" / "injected_fail_times" / "injected_exit_code"), writes
   the dead letter if asked, makes NO request, and exits with ``exit_code`` (default 1). An
@@ -387,8 +388,11 @@ def resolve_faults_path(cli_value: str | Path | None) -> Path | None:
 def write_faults(path: Path, faults: Mapping[str, Any] | None) -> None:
     """Validate and atomically (re)write a JSON faults file, and reset the invocation counters.
 
-    ``None`` removes the file (no faults).
+    ``None`` removes the file (no faults). Always writes JSON, so ``path`` must not end in
+    ``.toml`` (a TOML faults file is read, never written, by this package).
     """
+    if path.suffix == ".toml":
+        raise FaultsError(f"{path}: write_faults writes JSON; use a .json path")
     if faults is None:
         path.unlink(missing_ok=True)
     else:

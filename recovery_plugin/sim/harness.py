@@ -143,6 +143,11 @@ class SimulatedService:
         return self.data_dir / "server.log"
 
     @property
+    def access_log_path(self) -> Path:
+        """One line per request the server answered (or dropped): time, client, request, status."""
+        return self.data_dir / "access.log"
+
+    @property
     def ready_path(self) -> Path:
         return self.data_dir / "server.ready.json"
 

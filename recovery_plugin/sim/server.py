@@ -219,6 +219,7 @@ class SimHandler(BaseHTTPRequestHandler):
     def _inject(self, fault: EndpointFault) -> None:
         if fault.drop:
             self.close_connection = True
+            self.log_message('"%s" dropped (injected)', self.requestline)
             return
         if fault.redirect_loop:
             self._send(302, b"", "text/plain; charset=utf-8", headers=[("Location", self.path)])

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from recovery_plugin.sim.data import DEFAULT_MATCHUP_ID, MATCHUP_IDS
-from recovery_plugin.sim.harness import SimulatedService
+from recovery_plugin.sim.harness import SimulatedService, free_port
 
 ATTEMPT_KEYS = {
     "attempt",
@@ -147,7 +147,7 @@ def test_ingest_retries_connection_errors(service: SimulatedService, tmp_path: P
     report = tmp_path / "r.json"
     argv = [
         sys.executable, "-m", "recovery_plugin.sim.ingest",
-        "--api-base", "http://127.0.0.1:9", "--input", str(tmp_path / "in.json"),
+        "--api-base", f"http://127.0.0.1:{free_port()}", "--input", str(tmp_path / "in.json"),
         "--report", str(report), "--max-retries", "2", "--backoff-seconds", "0.01",
     ]  # fmt: skip
     (tmp_path / "in.json").write_text('{"records": []}', encoding="utf-8")

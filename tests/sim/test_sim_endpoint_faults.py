@@ -112,6 +112,7 @@ def test_drop(service: SimulatedService, client: httpx.Client) -> None:
     service.set_faults({"endpoints": {"health": {"drop": True}}})
     with pytest.raises(httpx.TransportError):
         client.get(service.url("/health"))
+    assert '"GET /health HTTP/1.1" dropped' in service.access_log_path.read_text(encoding="utf-8")
     service.set_faults(None)
     assert client.get(service.url("/health")).status_code == 200
 
