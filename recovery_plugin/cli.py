@@ -193,6 +193,77 @@ def demo(output_dir: Path, as_json: bool) -> None:
     _finish(outcome, as_json)
 
 
+@cli.command()
+@click.argument("target", type=click.Path(path_type=Path, exists=True))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "html"]),
+    default="text",
+    show_default=True,
+    help="text for the terminal, markdown for an incident ticket, html for one self-contained page.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write to a file instead of stdout.",
+)
+def show(target: Path, fmt: str, output: Path | None) -> None:
+    """Show a finished run: TARGET is a run directory or a report file."""
+    from recovery_plugin.views import load_report, render_html, render_text
+
+    try:
+        report, report_path = load_report(target)
+    except RecoveryError as exc:
+        _fail(exc)
+    if fmt == "html":
+        text = render_html(report, report_path.parent)
+    elif fmt == "markdown":
+        from recovery_plugin.markdown import render_markdown
+
+        text = render_markdown(report)
+    else:
+        text = render_text(report)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    from recovery_plugin.atomic import write_text_atomic
+
+    try:
+        write_text_atomic(output, text)
+    except OSError as exc:
+        _fail(RecoveryError(f"cannot write --output {output}: {exc.strerror or exc}"))
+    click.echo(f"wrote {output}", err=True)
+
+
+@cli.command()
+@click.option(
+    "--output-dir",
+    metavar="DIR",
+    help="The output directory to list. [env RECOVERY_OUTPUT_DIR; config output_dir; default ops_recovery_bundle]",
+)
+def history(output_dir: str | None) -> None:
+    """List the runs in an output directory, newest first."""
+    from recovery_plugin.views import list_runs, render_history
+
+    directory = Path(
+        output_dir or os.environ.get("RECOVERY_OUTPUT_DIR") or _configured_output_dir()
+    )
+    if not directory.is_dir():
+        _fail(RecoveryError(f"output directory not found: {directory}"))
+    click.echo(render_history(list_runs(directory)), nl=False)
+
+
+def _configured_output_dir() -> str:
+    from recovery_plugin.config import find_config_file, load_runbook
+
+    try:
+        return load_runbook(find_config_file(Path.cwd())).output_dir
+    except RecoveryError as exc:
+        _fail(exc)
+
+
 @cli.group()
 def sim() -> None:
     """The simulated election-poll service (the built-in default target)."""

@@ -65,6 +65,8 @@ class RunContext:
     capture: CaptureSpec
     redactor: Redactor
     capture_path: Path | None = None
+    report_path: Path | None = None
+    """Where a plain ``pytest --recovery-output-dir`` session writes its report (named at the end)."""
     readiness_path: str | None = "/health"
     on_finish: Callable[[FinishedVerification], None] | None = None
     on_capture: Callable[[Capture], None] | None = None
@@ -147,6 +149,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _context_from_options(config: pytest.Config) -> RunContext | None:
+    """The run context of a plain ``pytest --recovery-base-url`` session (None: stay inert).
+
+    Precedence is the launcher's, with the pytest ini ranking just above the runbook file:
+    flag > environment > ini > runbook file > default. Relative paths from the command line or
+    the environment are taken from the invocation directory; relative paths in the ini file
+    from the ini file's directory.
+    """
+    from dataclasses import replace
+
+    from recovery_plugin.ids import check_matchup_id
     from recovery_plugin.settings import resolve_settings
 
     flag_url = config.getoption("recovery_base_url")
@@ -154,8 +166,7 @@ def _context_from_options(config: pytest.Config) -> RunContext | None:
     if not flag_url and not ini_url:
         return None
     try:
-        config_path = _option_or_ini(config, "recovery_config")
-        path = Path(config_path) if config_path else find_config_file(Path.cwd())
+        path = _config_path(config)
         runbook = load_runbook(path)
         settings = resolve_settings(
             runbook,
@@ -174,13 +185,19 @@ def _context_from_options(config: pytest.Config) -> RunContext | None:
         )
     except RecoveryError as exc:
         raise pytest.UsageError(f"recovery: {exc.message}") from None
-    ids = list(config.getoption("recovery_matchup_ids") or config.getini("recovery_matchup_ids"))
+    flag_ids = config.getoption("recovery_matchup_ids")
+    ids = list(flag_ids) if flag_ids else [str(i) for i in config.getini("recovery_matchup_ids")]
+    for matchup_id in ids:
+        problem = check_matchup_id(matchup_id)
+        if problem:
+            source = "--recovery-matchup-id" if flag_ids else "ini recovery_matchup_ids"
+            raise pytest.UsageError(
+                f"recovery: invalid matchup id {matchup_id!r} from {source}: {problem}"
+            )
     ids = list(dict.fromkeys(ids))
-    from dataclasses import replace
-
     capture_spec = replace(runbook.capture, timeout=settings.capture_timeout)
-    redactor = Redactor(secret_values(os.environ, runbook.secret_env))
-    output_dir = _option_or_ini(config, "recovery_output_dir")
+    step_env = {**os.environ, **runbook.env}
+    redactor = Redactor(secret_values(step_env, runbook.secret_env))
     context = RunContext(
         base_url=settings.api_base,
         matchup_ids=ids,
@@ -188,14 +205,40 @@ def _context_from_options(config: pytest.Config) -> RunContext | None:
         capture=capture_spec,
         redactor=redactor,
     )
-    if output_dir:
-        _attach_plain_report(context, Path(output_dir), runbook.source, str(path) if path else None)
+    output_dir = _path_option(config, "recovery_output_dir")
+    if output_dir is not None and not config.option.collectonly:
+        preflight = {name: bool(step_env.get(name)) for name in runbook.required_env}
+        _attach_plain_report(
+            context,
+            output_dir,
+            source=runbook.source,
+            config_path=str(path) if path else None,
+            lang=settings.lang,
+            preflight=preflight,
+        )
     return context
 
 
-def _option_or_ini(config: pytest.Config, name: str) -> str | None:
-    value = config.getoption(name) or config.getini(name)
-    return str(value) if value else None
+def _config_path(config: pytest.Config) -> Path | None:
+    """``--recovery-config``, env ``RECOVERY_CONFIG``, ini ``recovery_config``, else discovery."""
+    env_value = os.environ.get("RECOVERY_CONFIG") or None
+    if config.getoption("recovery_config") is None and env_value is not None:
+        return config.invocation_params.dir / env_value
+    path = _path_option(config, "recovery_config")
+    return path if path is not None else find_config_file(config.invocation_params.dir)
+
+
+def _path_option(config: pytest.Config, name: str) -> Path | None:
+    """A path option: the flag (relative to the invocation directory), else the ini value
+    (relative to the ini file's directory)."""
+    flag = config.getoption(name)
+    if flag:
+        return config.invocation_params.dir / str(flag)
+    value = config.getini(name)
+    if not value:
+        return None
+    base = config.inipath.parent if config.inipath is not None else config.rootpath
+    return base / str(value)
 
 
 def _ensure_json_report(config: pytest.Config) -> None:
@@ -206,11 +249,19 @@ def _ensure_json_report(config: pytest.Config) -> None:
         return
     if not config.option.json_report:
         config.option.json_report_file = None  # collect outcomes, save nothing on its behalf
+        if config.option.json_report_verbosity is None:
+            config.option.json_report_verbosity = 0  # and say nothing about it in the terminal
     config.pluginmanager.register(JSONReport(config), "recovery-json-report")
 
 
 def _attach_plain_report(
-    context: RunContext, output_dir: Path, source: str, config_path: str | None
+    context: RunContext,
+    output_dir: Path,
+    *,
+    source: str,
+    config_path: str | None,
+    lang: str,
+    preflight: dict[str, bool],
 ) -> None:
     """Plain ``pytest --recovery-output-dir``: captures and a verify-mode report in a new run dir."""
     from recovery_plugin.model import StepRecord
@@ -237,12 +288,18 @@ def _attach_plain_report(
         matchup_ids=list(context.matchup_ids),
         config_source=source,
         config_path=config_path,
+        lang=lang,
+        preflight=preflight,
     )
     writer = ReportWriter(run_dir, context.redactor)
+    context.report_path = writer.path
 
     def finish(done: FinishedVerification) -> None:
         step = StepRecord(
-            name="capture", mode="verify", command=[], output_path=str(context.capture_path)
+            name="capture",
+            mode="verify",
+            command=[f"GET {context.base_url}{spec.path}" for spec in context.endpoints],
+            output_path=str(context.capture_path),
         )
         apply_verification(step, done)
         report.steps = [step]
@@ -307,7 +364,9 @@ class VerificationSession:
                 checks.extend((spec, matchup_id) for matchup_id in self.context.matchup_ids)
             else:
                 checks.append((spec, None))
-        collector = RecoveryChecks.from_parent(session, name="recovery", checks=checks)
+        collector = RecoveryChecks.from_parent(
+            session, name="recovery", nodeid="recovery", checks=checks
+        )
         items.extend(collector.collect())
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:

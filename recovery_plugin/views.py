@@ -1,0 +1,236 @@
+"""Reading finished runs: the terminal view of ``show``, the HTML page, and ``history``.
+
+All of it works from the files a run leaves (the report and ``api_capture.json``), so it can be
+used on a copy of a run directory attached to an incident ticket.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import unicodedata
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from recovery_plugin.errors import RecoveryError
+from recovery_plugin.report import CAPTURE_NAME, REPORT_NAME
+from recovery_plugin.summary import GUIDE_PREFIXES
+
+__all__ = ["list_runs", "load_report", "render_history", "render_html", "render_text"]
+
+_BODY_PREVIEW = 4000
+
+
+def load_report(path: Path) -> tuple[dict[str, Any], Path]:
+    """The report at ``path`` (a report file or a run directory) and its path."""
+    report_path = path / REPORT_NAME if path.is_dir() else path
+    try:
+        data = json.loads(report_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RecoveryError(f"no report at {report_path}") from None
+    except (OSError, ValueError) as exc:
+        raise RecoveryError(f"unreadable report {report_path}: {exc}") from None
+    if not isinstance(data, dict) or "steps" not in data or "run_id" not in data:
+        raise RecoveryError(f"{report_path} is not a recovery-bundle report")
+    return data, report_path
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - _width(text))
+
+
+def _label(step: Mapping[str, Any]) -> str:
+    return (
+        str(step["name"])
+        if step.get("matchup_id") is None
+        else f"{step['name']} {step['matchup_id']}"
+    )
+
+
+def render_text(report: Mapping[str, Any]) -> str:
+    lines = [
+        f"run {report['run_id']}  mode {report['mode']}  status {report['status']}"
+        f"  duration {report.get('duration_s')} s",
+        f"api {report['api_base']}  started {report.get('started_at')}",
+    ]
+    if report.get("resumed_from"):
+        lines.append(f"resumed from {report['resumed_from']}")
+    lines += ["", "Steps"]
+    steps = report.get("steps", [])
+    width = max((_width(_label(s)) for s in steps), default=4)
+    for step in steps:
+        seconds = step.get("duration_s")
+        timing = f"{seconds:7.2f}s" if isinstance(seconds, int | float) else "       -"
+        attempts = len(step.get("attempts") or [])
+        code = step.get("exit_code")
+        lines.append(
+            f"  {_pad(_label(step), width)}  {step['status']:<11} {timing}  attempts {attempts}"
+            f"  exit {'-' if code is None else code}"
+        )
+        if step.get("error"):
+            lines.append(f"  {' ' * width}  └ {step['error']}")
+    verification = report.get("verification")
+    if verification:
+        s = verification["summary"]
+        lines += [
+            "",
+            f"Verification: {s['passed']} passed, {s['failed']} failed, {s['error']} errors of {s['total']}",
+        ]
+        for test in verification.get("tests", []):
+            mark = {"passed": "ok  ", "failed": "FAIL", "error": "ERR ", "skipped": "skip"}.get(
+                test["outcome"], "?"
+            )
+            lines.append(f"  {mark} {test['nodeid']}  ({test['duration_s']:.3f}s)")
+        failures = [t for t in verification.get("tests", []) if t["outcome"] in ("failed", "error")]
+        if failures:
+            lines += ["", "Failures"]
+            for test in failures:
+                lines.append(f"  {test['nodeid']}")
+                lines += [f"    {line}" for line in (test.get("message") or "").splitlines()]
+    evidence = report.get("evidence")
+    if evidence and evidence.get("diffs"):
+        changed = [d for d in evidence["diffs"] if d.get("changed_any")]
+        lines += ["", f"Evidence: {len(changed)} of {len(evidence['diffs'])} endpoint(s) changed"]
+        for diff in changed:
+            name = diff["endpoint"] + (f" {diff['matchup_id']}" if diff.get("matchup_id") else "")
+            keys = len(diff["added"]) + len(diff["removed"]) + len(diff["changed"])
+            lines.append(
+                f"  {name}: status {diff['status_before']} -> {diff['status_after']}, {keys} key(s) differ"
+            )
+    lines += ["", "Checklist"] + [f"  {line}" for line in report.get("ops_checklist", [])]
+    return "\n".join(lines) + "\n"
+
+
+def _captures(run_dir: Path) -> list[dict[str, Any]]:
+    try:
+        data = json.loads((run_dir / CAPTURE_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return list(data.get("captures", []))
+
+
+def _timeline(
+    steps: list[Mapping[str, Any]], run_start: datetime | None, total: float
+) -> list[str]:
+    rows = []
+    for step in steps:
+        for attempt in step.get("attempts") or [{"attempt": 1, **step}]:
+            started = attempt.get("started_at")
+            duration = attempt.get("duration_s") or 0.0
+            if not started or run_start is None or total <= 0:
+                continue
+            offset = (datetime.fromisoformat(started) - run_start).total_seconds()
+            left = max(0.0, min(100.0, offset / total * 100))
+            width = max(0.5, min(100.0 - left, duration / total * 100))
+            rows.append(
+                f'<div class="row"><span class="label">{html.escape(_label(step))} #{attempt.get("attempt", 1)}</span>'
+                f'<span class="track"><span class="bar {html.escape(str(attempt.get("status")))}"'
+                f' style="left:{left:.2f}%;width:{width:.2f}%"'
+                f' title="{html.escape(str(attempt.get("status")))} {duration:.2f}s"></span></span></div>'
+            )
+    return rows
+
+
+def render_html(report: Mapping[str, Any], run_dir: Path) -> str:
+    """One self-contained HTML page: summary, step timeline, checks, checklist, captured responses."""
+    e = html.escape
+    steps = list(report.get("steps", []))
+    start = datetime.fromisoformat(report["started_at"]) if report.get("started_at") else None
+    total = float(report.get("duration_s") or 0.0)
+    step_rows = "".join(
+        f'<tr class="{e(s["status"])}"><td>{e(_label(s))}</td><td>{e(s["status"])}</td>'
+        f"<td>{e(str(s.get('exit_code')))}</td><td>{len(s.get('attempts') or [])}</td>"
+        f"<td>{e(str(s.get('duration_s')))}</td><td>{e(str(s.get('error') or ''))}</td></tr>"
+        for s in steps
+    )
+    tests = (report.get("verification") or {}).get("tests", [])
+    check_rows = "".join(
+        f'<tr class="{e(t["outcome"])}"><td>{e(t["nodeid"])}</td><td>{e(t["outcome"])}</td>'
+        f"<td>{t['duration_s']:.3f}</td><td><pre>{e(t.get('message') or '')}</pre></td></tr>"
+        for t in tests
+    )
+    checklist = "".join(
+        f'<li class="{"guide" if line.startswith(GUIDE_PREFIXES) else ""}">{e(line)}</li>'
+        for line in report.get("ops_checklist", [])
+    )
+    captures = []
+    for capture in _captures(run_dir):
+        body = capture.get("body")
+        text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False, indent=2)
+        if len(text) > _BODY_PREVIEW:
+            text = text[:_BODY_PREVIEW] + "\n… (truncated in this view)"
+        problem = capture.get("error") or capture.get("decode_error")
+        captures.append(
+            f"<details><summary>{e(capture['name'])} {e(capture.get('matchup_id') or '')}"
+            f" — {e(str(capture.get('status')))} in {capture.get('elapsed_s')}s</summary>"
+            f"<p><code>{e(capture['url'])}</code></p>"
+            + (
+                f'<p class="failed">{e(problem["kind"])}: {e(problem["message"])}</p>'
+                if problem
+                else ""
+            )
+            + f"<pre>{e(text or '')}</pre></details>"
+        )
+    timeline = "".join(_timeline(steps, start, total)) or "<p>No step ran.</p>"
+    return f"""<!DOCTYPE html>
+<html lang="{e(str(report.get("lang", "en")))}">
+<head><meta charset="utf-8"><title>recovery-bundle {e(report["run_id"])}: {e(report["status"])}</title>
+<style>
+body{{font-family:system-ui,sans-serif;margin:2em;color:#222}} table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}}
+.success,.passed{{background:#e8f6e8}} .failed,.error,.timeout,.interrupted{{background:#fbe9e9}}
+.skipped,.planned{{background:#f4f4f4}} .row{{display:flex;align-items:center;margin:2px 0}}
+.label{{width:22em;font-size:.85em;overflow:hidden;white-space:nowrap}}
+.track{{position:relative;flex:1;height:1em;background:#f4f4f4}}
+.bar{{position:absolute;top:0;height:1em;background:#6a6}} .bar.failed,.bar.timeout,.bar.interrupted{{background:#c55}}
+li.guide{{font-weight:bold}} pre{{white-space:pre-wrap;margin:0}}
+</style></head>
+<body>
+<h1 id="status">recovery-bundle {e(report["mode"])}: {e(report["status"])}</h1>
+<p>run <code>{e(report["run_id"])}</code> against <code>{e(report["api_base"])}</code>,
+started {e(str(report.get("started_at")))}, {e(str(report.get("duration_s")))} s</p>
+<h2>Steps</h2>
+<table id="steps"><tr><th>step</th><th>status</th><th>exit</th><th>attempts</th><th>seconds</th><th>error</th></tr>
+{step_rows}</table>
+<h2>Timeline</h2><div id="timeline">{timeline}</div>
+<h2>Checks</h2>
+<table id="checks"><tr><th>check</th><th>outcome</th><th>seconds</th><th>reason</th></tr>{check_rows}</table>
+<h2>Checklist</h2><ul id="checklist">{checklist}</ul>
+<h2>Captured responses</h2><div id="captures">{"".join(captures) or "<p>None.</p>"}</div>
+</body></html>
+"""
+
+
+def list_runs(output_dir: Path) -> list[dict[str, Any]]:
+    """Every run's report in ``output_dir``, newest first (unreadable ones are left out)."""
+    runs = []
+    for path in output_dir.glob(f"*/{REPORT_NAME}"):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and "run_id" in data:
+            runs.append(data)
+    runs.sort(key=lambda r: (str(r.get("started_at")), str(r.get("run_id"))), reverse=True)
+    return runs
+
+
+def render_history(runs: list[dict[str, Any]]) -> str:
+    if not runs:
+        return "no runs\n"
+    lines = [f"{'run':<24}  {'mode':<8}  {'status':<11}  {'duration':>9}  ids"]
+    for run in runs:
+        ids = run.get("matchup_ids") or []
+        shown = ", ".join(ids[:3]) + (f" (+{len(ids) - 3} more)" if len(ids) > 3 else "")
+        duration = run.get("duration_s")
+        took = f"{duration:8.1f}s" if isinstance(duration, int | float) else "        -"
+        lines.append(
+            f"{run['run_id']:<24}  {run.get('mode', '?'):<8}  {run.get('status', '?'):<11}  {took}  {shown}"
+        )
+    return "\n".join(lines) + "\n"
