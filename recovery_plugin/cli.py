@@ -345,8 +345,11 @@ def _launch(mode: str, options: dict[str, Any]) -> None:
         environ=dict(os.environ),
     )
     as_json = bool(options.get("as_json"))
+    from recovery_plugin.progress import Progress
+
     try:
-        outcome = execute(prepare(request), _console(as_json))
+        with Progress(sys.stderr if as_json else sys.stdout) as progress:
+            outcome = execute(prepare(request), progress.line, progress)
     except RecoveryError as exc:
         _fail(exc)
     _finish(outcome, as_json)

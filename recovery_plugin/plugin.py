@@ -42,6 +42,8 @@ __all__ = [
 RUN_CONTEXT = pytest.StashKey["RunContext"]()
 SESSION = pytest.StashKey["VerificationSession"]()
 MARKER = "recovery_check"
+COLLECTOR_NAME = "recovery"
+"""The generated checks' collector: their node ids are ``recovery::<endpoint>[<matchup id>]``."""
 
 
 @dataclass
@@ -300,6 +302,8 @@ def _attach_plain_report(
             mode="verify",
             command=[f"GET {context.base_url}{spec.path}" for spec in context.endpoints],
             output_path=str(context.capture_path),
+            started_at=report.started_at,
+            finished_at=now_iso(),
         )
         apply_verification(step, done)
         report.steps = [step]
@@ -365,9 +369,15 @@ class VerificationSession:
             else:
                 checks.append((spec, None))
         collector = RecoveryChecks.from_parent(
-            session, name="recovery", nodeid="recovery", checks=checks
+            session, name=COLLECTOR_NAME, nodeid=COLLECTOR_NAME, checks=checks
         )
-        items.extend(collector.collect())
+        generated: list[pytest.Item] = collector.collect()
+        # Reported like any collected node, so "collected N items", --collect-only and the JSON
+        # report's collectors count the generated checks.
+        result: list[pytest.Item | pytest.Collector] = [*generated]
+        report = pytest.CollectReport(collector.nodeid, "passed", None, result)
+        session.ihook.pytest_collectreport(report=report)
+        items.extend(generated)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self._selected = [item.target for item in session.items if isinstance(item, EndpointCheck)]
@@ -425,6 +435,11 @@ class VerificationSession:
             "captures": [c.to_dict() for c in captures.values()],
         }
         write_json_atomic(self.context.capture_path, payload)
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        report_path = self.context.report_path
+        if report_path is not None and report_path.is_file():
+            terminalreporter.write_line(f"recovery report: {report_path}")
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_json_runtest_metadata(

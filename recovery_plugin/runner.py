@@ -7,6 +7,7 @@ runner returns a :class:`RunOutcome` with the report and the exit code.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import secrets
@@ -27,6 +28,7 @@ from recovery_plugin.errors import ConfigError, ExitCode, RecoveryError
 from recovery_plugin.ids import check_matchup_id, read_matchup_file, safe_name, write_matchup_file
 from recovery_plugin.model import StepRecord
 from recovery_plugin.process import now_iso
+from recovery_plugin.progress import Progress
 from recovery_plugin.redact import Redactor, secret_values
 from recovery_plugin.report import CAPTURE_NAME, REPORT_NAME, Report, ReportWriter
 from recovery_plugin.settings import Settings, resolve_settings
@@ -231,8 +233,9 @@ class _Interrupt:
         return ExitCode.TERMINATED if self.signum == signal.SIGTERM else ExitCode.INTERRUPTED
 
 
-def execute(prepared: Prepared, console: Console) -> RunOutcome:
+def execute(prepared: Prepared, console: Console, progress: Progress | None = None) -> RunOutcome:
     """Run (or plan) every step; the report is written at each change and always at the end."""
+    progress = progress or Progress(io.StringIO(), live=False)  # counts only, never drawn
     request = prepared.request
     settings = prepared.settings
     for warning in prepared.warnings:
@@ -273,8 +276,8 @@ def execute(prepared: Prepared, console: Console) -> RunOutcome:
                     lock = OutputLock(settings.output_dir, run_id=prepared.run_id, warn=console)
                     lock.acquire()
                     _capture_baseline(prepared, report, writer, console)
-                    _run_mutating_steps(prepared, report, writer, interrupt, console)
-                final = _run_capture(prepared, report, writer, interrupt, console)
+                    _run_mutating_steps(prepared, report, writer, interrupt, console, progress)
+                final = _run_capture(prepared, report, writer, interrupt, console, progress)
     except RecoveryError as exc:
         report.status = "failed"
         report.error = exc.message
@@ -444,6 +447,7 @@ def _run_mutating_steps(
     writer: ReportWriter,
     interrupt: _Interrupt,
     console: Console,
+    progress: Progress,
 ) -> None:
     request = prepared.request
     runbook = prepared.runbook
@@ -467,6 +471,7 @@ def _run_mutating_steps(
         spec = runbook.steps[record.name]
         label = record.name if record.matchup_id is None else f"{record.name} {record.matchup_id}"
         console(prepared.redactor.text(f"[{label}] running"))
+        progress.step_started(prepared.redactor.text(label))
         step_dir = Path(record.output_path or prepared.run_dir).parent
         step_dir.mkdir(parents=True, exist_ok=True)
         env = {**prepared.step_env, **spec.env}
@@ -482,6 +487,9 @@ def _run_mutating_steps(
             cancel=interrupt.cancel,
             on_change=lambda _record: _save(writer, report),
         )
+        progress.step_finished(prepared.redactor.text(label))
+        if record.name == "reprocess":
+            progress.advance("reprocess")
         attempts = len(record.attempts)
         console(
             prepared.redactor.text(
@@ -497,6 +505,7 @@ def _run_mutating_steps(
     if ingest is not None:
         run(ingest)
     reprocess = [s for s in report.steps if s.name == "reprocess"]
+    progress.expect("reprocess", sum(1 for s in reprocess if s.status != "skipped"))
     jobs = max(1, min(prepared.settings.jobs, len(reprocess) or 1))
     if jobs == 1:
         for record in reprocess:
@@ -559,6 +568,7 @@ def _run_capture(
     writer: ReportWriter,
     interrupt: _Interrupt,
     console: Console,
+    progress: Progress,
 ) -> dict[str, Any] | None:
     """Run the verification session; returns the final report when the session wrote it."""
     capture = report.step("capture")
@@ -577,9 +587,18 @@ def _run_capture(
     )
     finished: dict[str, Any] = {}
     started = time.monotonic()
+    progress.expect("capture", _count_checks(prepared))
     interrupt.in_pytest = True
     try:
-        exitstatus = run_verification(prepared, report, capture, writer, interrupt.cancel, finished)
+        exitstatus = run_verification(
+            prepared,
+            report,
+            capture,
+            writer,
+            interrupt.cancel,
+            finished,
+            on_capture=lambda _capture: progress.advance("capture"),
+        )
     finally:
         interrupt.in_pytest = False
     if not finished:

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import shlex
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["render_summary"]
 
 GUIDE_PREFIXES = ("retry-guide:", "rollback-guide:")
+
+
+def display_width(text: str) -> int:
+    """Terminal columns of ``text`` (Hangul and other wide characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - display_width(text))
 
 
 def _label(step: Mapping[str, Any]) -> str:
@@ -22,7 +32,7 @@ def render_summary(report: Mapping[str, Any], report_path: str) -> list[str]:
     took = f" in {duration:.1f}s" if isinstance(duration, int | float) else ""
     lines = [f"recovery-bundle {report['mode']}: {report['status']}{took} (run {report['run_id']})"]
     steps = report.get("steps", [])
-    width = max((len(_label(s)) for s in steps), default=0)
+    width = max((display_width(_label(s)) for s in steps), default=0)
     for step in steps:
         seconds = step.get("duration_s")
         timing = f"{seconds:6.1f}s" if isinstance(seconds, int | float) else "      -"
@@ -33,9 +43,9 @@ def render_summary(report: Mapping[str, Any], report_path: str) -> list[str]:
             extra += (
                 f"  {s['passed']} passed, {s['failed']} failed, {s['error']} errors of {s['total']}"
             )
-        if step.get("status") == "planned" and step.get("command"):
-            extra += ("  " + shlex.join(step["command"])) if step["name"] != "capture" else ""
-        lines.append(f"  {_label(step):<{width}}  {step['status']:<11} {timing}{extra}")
+        lines.append(f"  {pad(_label(step), width)}  {step['status']:<11} {timing}{extra}")
+        if step.get("status") == "planned" and step.get("command") and step["name"] != "capture":
+            lines.append(f"      $ {shlex.join(step['command'])}")
     for line in report.get("ops_checklist", []):
         if line.startswith(GUIDE_PREFIXES):
             lines.append(line)

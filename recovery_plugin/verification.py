@@ -10,6 +10,7 @@ import contextlib
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from recovery_plugin.redact import Redactor
 from recovery_plugin.report import CAPTURE_NAME, Report, ReportWriter
 
 if TYPE_CHECKING:
+    from recovery_plugin.capture import Capture
     from recovery_plugin.model import StepRecord
     from recovery_plugin.plugin import FinishedVerification
     from recovery_plugin.runner import Prepared
@@ -52,6 +54,7 @@ def run_verification(
     writer: ReportWriter,
     cancel: threading.Event,
     finished: dict[str, Any],
+    on_capture: Callable[[Capture], None] | None = None,
 ) -> int:
     """Run the session; returns pytest's exit code. ``finished`` is filled once the report is final."""
     import pytest
@@ -99,6 +102,7 @@ def run_verification(
         redactor=prepared.redactor,
         capture_path=run_dir / CAPTURE_NAME,
         on_finish=on_finish,
+        on_capture=on_capture,
         cancel=cancel,
     )
     confcut = settings.checks_dir if settings.checks_dir else session_dir

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import json
-import unicodedata
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 from recovery_plugin.errors import RecoveryError
 from recovery_plugin.report import CAPTURE_NAME, REPORT_NAME
-from recovery_plugin.summary import GUIDE_PREFIXES
+from recovery_plugin.summary import GUIDE_PREFIXES, display_width, pad
 
 __all__ = ["list_runs", "load_report", "render_history", "render_html", "render_text"]
 
@@ -37,14 +36,6 @@ def load_report(path: Path) -> tuple[dict[str, Any], Path]:
     return data, report_path
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _pad(text: str, width: int) -> str:
-    return text + " " * max(0, width - _width(text))
-
-
 def _label(step: Mapping[str, Any]) -> str:
     return (
         str(step["name"])
@@ -63,14 +54,14 @@ def render_text(report: Mapping[str, Any]) -> str:
         lines.append(f"resumed from {report['resumed_from']}")
     lines += ["", "Steps"]
     steps = report.get("steps", [])
-    width = max((_width(_label(s)) for s in steps), default=4)
+    width = max((display_width(_label(s)) for s in steps), default=4)
     for step in steps:
         seconds = step.get("duration_s")
         timing = f"{seconds:7.2f}s" if isinstance(seconds, int | float) else "       -"
         attempts = len(step.get("attempts") or [])
         code = step.get("exit_code")
         lines.append(
-            f"  {_pad(_label(step), width)}  {step['status']:<11} {timing}  attempts {attempts}"
+            f"  {pad(_label(step), width)}  {step['status']:<11} {timing}  attempts {attempts}"
             f"  exit {'-' if code is None else code}"
         )
         if step.get("error"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from pathlib import Path
 
@@ -118,4 +117,4 @@ def test_a_concurrent_reader_only_ever_sees_whole_documents(tmp_path: Path) -> N
     assert seen
     assert json.loads(target.read_text(encoding="utf-8"))["i"] == 59
     assert _debris(tmp_path, "report.json") == []
-    assert os.listdir(tmp_path) == ["report.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]

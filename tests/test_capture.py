@@ -207,7 +207,7 @@ def test_a_body_exactly_at_the_cap_is_complete() -> None:
 
 def test_a_utf8_body_cut_inside_a_character_is_truncated_not_undecodable() -> None:
     body = json.dumps({"name": "서울시장 여론조사" * 20}, ensure_ascii=False).encode()
-    cap = len('{"name": "'.encode()) + 1  # one byte into the first Hangul syllable
+    cap = len(b'{"name": "') + 1  # one byte into the first Hangul syllable
 
     capture = _fetch(lambda request: httpx.Response(200, content=body), max_body=cap)
 
@@ -447,7 +447,9 @@ def test_capture_all_with_its_own_client_against_a_real_server(
 
 
 def test_a_closed_port_is_connection_refused(closed_port_url: str) -> None:
-    captures = capture_all(closed_port_url, [Target("health", "/health")], FAST, redactor=Redactor())
+    captures = capture_all(
+        closed_port_url, [Target("health", "/health")], FAST, redactor=Redactor()
+    )
 
     capture = captures[("health", None)]
     assert capture.status is None

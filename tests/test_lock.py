@@ -156,9 +156,7 @@ def test_a_holder_on_another_host_is_never_taken_over(
     assert json.loads((tmp_path / LOCK_NAME).read_text(encoding="utf-8"))["run_id"] == "remote"
 
 
-def test_release_leaves_a_lock_that_another_run_took_over(
-    tmp_path: Path, lock: OutputLock
-) -> None:
+def test_release_leaves_a_lock_that_another_run_took_over(tmp_path: Path, lock: OutputLock) -> None:
     lock.acquire()
     _write_holder(tmp_path, pid=os.getpid(), host=socket.gethostname(), run_id="newer")
 

@@ -230,7 +230,9 @@ def test_the_command_runs_in_the_given_working_directory(tmp_path: Path) -> None
 
 
 def test_the_command_leads_its_own_process_group(tmp_path: Path) -> None:
-    result = _run("import os; print(os.getpgid(0) == os.getpid(), os.getsid(0) == os.getpid())", tmp_path)
+    result = _run(
+        "import os; print(os.getpgid(0) == os.getpid(), os.getsid(0) == os.getpid())", tmp_path
+    )
 
     assert result.tail == ["True True"]
 

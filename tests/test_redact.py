@@ -113,7 +113,11 @@ def test_obj_redacts_nested_strings_and_keys_and_keeps_other_values() -> None:
     assert result == {
         "steps": [{"command": ["python", "--token", MASK], "exit_code": 0, "ok": True}],
         MASK: "as a key",
-        "nested": {"url": f"postgresql://{MASK}@db.internal:5432/polls", "ratio": 0.5, "none": None},
+        "nested": {
+            "url": f"postgresql://{MASK}@db.internal:5432/polls",
+            "ratio": 0.5,
+            "none": None,
+        },
         "pair": ["a", MASK],
     }
     assert TOKEN in payload["steps"][0]["command"]  # the input is not modified

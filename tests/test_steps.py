@@ -170,7 +170,9 @@ def test_a_short_backoff_retries_quickly_under_warnings_as_errors(tmp_path: Path
 
 def test_a_step_past_its_timeout_is_recorded_as_timeout(tmp_path: Path) -> None:
     start = time.monotonic()
-    record = _run(tmp_path, "import time; print('working', flush=True); time.sleep(30)", _spec(timeout=0.5))
+    record = _run(
+        tmp_path, "import time; print('working', flush=True); time.sleep(30)", _spec(timeout=0.5)
+    )
 
     assert time.monotonic() - start < 3.0
     assert record.status == "timeout"

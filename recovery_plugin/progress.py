@@ -1,0 +1,103 @@
+"""What the operator sees while a run is going on.
+
+On a terminal, a status line at the bottom is redrawn in place (running steps with their elapsed
+time, reprocess n/N, capture n/N) while event lines scroll above it. Anywhere else (a CI log, a
+pipe), it is plain line-by-line output and nothing is redrawn.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TextIO
+
+__all__ = ["Progress"]
+
+_REDRAW_SECONDS = 0.25
+
+
+class Progress:
+    def __init__(self, stream: TextIO, *, live: bool | None = None) -> None:
+        self._stream = stream
+        self._live = stream.isatty() if live is None else live
+        self._lock = threading.Lock()
+        self._running: dict[str, float] = {}
+        self._counts: dict[str, list[int]] = {}
+        self._status_width = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- events from the runner ------------------------------------------------------------
+
+    def line(self, text: str) -> None:
+        with self._lock:
+            self._clear()
+            self._stream.write(text + "\n")
+            self._draw()
+            self._stream.flush()
+
+    def step_started(self, label: str) -> None:
+        with self._lock:
+            self._running[label] = time.monotonic()
+
+    def step_finished(self, label: str) -> None:
+        with self._lock:
+            self._running.pop(label, None)
+
+    def expect(self, phase: str, total: int) -> None:
+        """Announce ``total`` units of ``phase`` (e.g. ``capture``, ``reprocess``)."""
+        with self._lock:
+            self._counts[phase] = [0, total]
+
+    def advance(self, phase: str) -> None:
+        with self._lock:
+            if phase in self._counts:
+                self._counts[phase][0] += 1
+
+    # --- the live status line --------------------------------------------------------------
+
+    def __enter__(self) -> Progress:
+        if self._live:
+            self._thread = threading.Thread(target=self._redraw_loop, name="progress", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2)
+        with self._lock:
+            self._clear()
+            self._stream.flush()
+
+    def _redraw_loop(self) -> None:
+        while not self._stop.wait(_REDRAW_SECONDS):
+            with self._lock:
+                self._clear()
+                self._draw()
+                self._stream.flush()
+
+    def status(self) -> str:
+        now = time.monotonic()
+        parts = [
+            f"{label} {now - started:.1f}s" for label, started in list(self._running.items())[:3]
+        ]
+        if len(self._running) > 3:
+            parts.append(f"+{len(self._running) - 3} running")
+        parts += [
+            f"{phase} {done}/{total}" for phase, (done, total) in self._counts.items() if total
+        ]
+        return " | ".join(parts)
+
+    def _draw(self) -> None:
+        if not self._live:
+            return
+        text = self.status()
+        if text:
+            self._stream.write("\r" + text)
+            self._status_width = len(text)
+
+    def _clear(self) -> None:
+        if self._live and self._status_width:
+            self._stream.write("\r" + " " * self._status_width + "\r")
+            self._status_width = 0
