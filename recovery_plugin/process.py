@@ -7,6 +7,7 @@ stopped with its whole process group: SIGTERM, then SIGKILL after a grace period
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import signal
@@ -138,8 +139,22 @@ def run_process(
 
 
 def _pump(stream: IO[bytes], log: IO[str], redactor: Redactor, tail: deque[str]) -> None:
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = ""  # the end of an over-long line, held back so a secret split across reads is still masked
     for raw in iter(lambda: stream.readline(_MAX_LINE), b""):
-        line = redactor.text(raw.decode("utf-8", errors="replace"))
+        text = pending + decoder.decode(raw)
+        if text.endswith("\n"):
+            ready, pending = text, ""
+        else:
+            ready, pending = redactor.split_for_stream(text)
+        if ready:
+            line = redactor.text(ready)
+            log.write(line)
+            log.flush()
+            tail.append(line.rstrip("\r\n"))
+    rest = pending + decoder.decode(b"", final=True)
+    if rest:
+        line = redactor.text(rest)
         log.write(line)
         log.flush()
         tail.append(line.rstrip("\r\n"))

@@ -36,6 +36,25 @@ class Redactor:
         # Longest first, so a secret that contains another is masked whole.
         ordered = sorted(values, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
+        self._longest = len(ordered[0]) if ordered else 0
+
+    def split_for_stream(self, text: str) -> tuple[str, str]:
+        """Split unfinished streamed text into (safe to mask and write now, carry into the next read).
+
+        The carry is long enough to hold the start of any secret, and never cuts a secret in two.
+        """
+        keep = self._longest - 1
+        if keep <= 0:
+            return text, ""
+        cut = len(text) - keep
+        if cut <= 0:
+            return "", text
+        if self._pattern is not None:
+            for match in self._pattern.finditer(text):
+                if match.start() < cut < match.end():
+                    cut = match.start()
+                    break
+        return text[:cut], text[cut:]
 
     def text(self, value: str) -> str:
         if self._pattern is not None:
