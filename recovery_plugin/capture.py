@@ -135,6 +135,12 @@ def _decode_body(capture: Capture, body: bytes, redactor: Redactor) -> None:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
+        if capture.truncated and exc.reason == "unexpected end of data":
+            # The cap cut a multi-byte character in two: the body is UTF-8, just cut short.
+            capture.body = redactor.text(
+                body[: exc.start].decode("utf-8", errors="replace")[:_PREVIEW_CHARS]
+            )
+            return
         capture.body = redactor.text(body[:_PREVIEW_CHARS].decode("utf-8", errors="replace"))
         capture.decode_error = {
             "kind": "not_utf8",

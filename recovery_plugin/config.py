@@ -6,6 +6,7 @@ real election-poll service's (ingest with retry, single-matchup reprocess, three
 
 from __future__ import annotations
 
+import math
 import string
 import tomllib
 from collections.abc import Mapping
@@ -120,6 +121,8 @@ class Runbook:
     capture: CaptureSpec = field(default_factory=CaptureSpec)
     source: str = "built-in default profile"
     path: Path | None = None
+    file_keys: frozenset[str] = frozenset()
+    """Dotted keys the config file set (so a default is never credited to the file)."""
 
 
 DEFAULT_STEPS: Mapping[str, StepSpec] = {
@@ -218,6 +221,8 @@ def load_runbook(path: Path | None) -> Runbook:
             raise ConfigError(f"{label}: no [tool.recovery_bundle] table")
         data = tool["recovery_bundle"]
         label = f"{label} [tool.recovery_bundle]"
+        if not isinstance(data, dict):
+            raise ConfigError(f"{label}: must be a table, got {_type_name(data)}")
     return _Parser(label).runbook(data, base, path)
 
 
@@ -252,6 +257,8 @@ class _Parser:
     def number(self, value: Any, key: str, *, minimum: float = 0.0, strict: bool = False) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(key, f"must be a number, got {_type_name(value)}")
+        if not math.isfinite(value):
+            raise self.fail(key, f"must be a finite number, got {value!r}")
         if value < minimum or (strict and value == minimum):
             relation = "greater than" if strict else "at least"
             raise self.fail(key, f"must be {relation} {minimum:g}, got {value!r}")
@@ -300,7 +307,11 @@ class _Parser:
             "capture",
         }
         self.check_keys(data, allowed, "")
-        changes: dict[str, Any] = {"source": self.label, "path": path}
+        changes: dict[str, Any] = {
+            "source": self.label,
+            "path": path,
+            "file_keys": _dotted_keys(data),
+        }
         for key in ("api_base", "input", "output_dir", "checks_dir"):
             if key in data:
                 changes[key] = self.string(data[key], key)
@@ -435,7 +446,7 @@ class _Parser:
 
     def _check_expect_templates(self, value: Any, key: str) -> None:
         if isinstance(value, str):
-            self.template(value, key, PLACEHOLDERS)
+            self.template(value, key, frozenset({"matchup_id"}))
         elif isinstance(value, dict):
             for k, v in value.items():
                 self._check_expect_templates(v, f"{key}.{k}")
@@ -471,6 +482,15 @@ class _Parser:
         if "max_redirects" in table:
             changes["max_redirects"] = self.integer(table["max_redirects"], "capture.max_redirects")
         return replace(base, **changes)
+
+
+def _dotted_keys(data: Mapping[str, Any], prefix: str = "") -> frozenset[str]:
+    keys: set[str] = set()
+    for key, value in data.items():
+        keys.add(prefix + key)
+        if isinstance(value, dict) and not prefix:
+            keys |= _dotted_keys(value, f"{key}.")
+    return frozenset(keys)
 
 
 def _type_name(value: Any) -> str:

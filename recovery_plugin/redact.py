@@ -11,7 +11,11 @@ __all__ = ["DEFAULT_SECRET_ENV", "MASK", "Redactor", "secret_values"]
 MASK = "***"
 DEFAULT_SECRET_ENV: tuple[str, ...] = ("INTERNAL_JOB_TOKEN", "DATABASE_URL")
 _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|KEY", re.IGNORECASE)
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@:]+(?::[^/\s@]*)?@")
+# The look-behind pins the scheme to the start of a word, keeping the scan linear on long tokens;
+# the user part may be empty (``redis://:password@host``).
+_URL_CREDENTIALS = re.compile(
+    r"(?<![A-Za-z0-9+.-])(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@:]*(?::[^/\s@]*)?@"
+)
 _AUTH_HEADER = re.compile(r"(?i)\b(authorization|proxy-authorization)(\"?\s*[:=]\s*\"?)[^\"\r\n]+")
 _SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 # Shorter values would mask ordinary words and numbers all over a report.

@@ -150,7 +150,8 @@ def resolve_settings(
         if ini and option.name in ini:
             ini_key, ini_value = ini[option.name]
             candidates.append((f"ini {ini_key}", ini_value))
-        file_label = f"{runbook.source}: {option.file_key}" if runbook.path else "default"
+        set_by_file = runbook.path is not None and option.file_key in runbook.file_keys
+        file_label = f"{runbook.source}: {option.file_key}" if set_by_file else "default"
         candidates.append((file_label, option.file_value(runbook)))
         for label, raw in candidates:
             if raw is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -13,6 +14,12 @@ from recovery_plugin.process import ProcessResult, now_iso, run_process
 from recovery_plugin.redact import Redactor
 
 __all__ = ["run_step"]
+
+
+def backoff_delay(spec: StepSpec, attempt: int) -> float:
+    """Delay after failed attempt number ``attempt``: exponential from ``backoff``, jittered, capped."""
+    exponential = spec.backoff * 2 ** (attempt - 1)
+    return float(min(spec.max_backoff, exponential + random.uniform(0, spec.backoff / 2)))
 
 
 def _status(result: ProcessResult) -> StepStatus:
@@ -81,9 +88,7 @@ def run_step(
 
     retrying = tenacity.Retrying(
         stop=tenacity.stop_after_attempt(spec.retries + 1) | tenacity.stop_when_event_set(cancel),
-        wait=tenacity.wait_exponential_jitter(
-            initial=spec.backoff, max=spec.max_backoff, jitter=spec.backoff / 2
-        ),
+        wait=lambda state: backoff_delay(spec, state.attempt_number),
         retry=tenacity.retry_if_result(lambda result: _worth_retrying(spec, result)),
         sleep=lambda seconds: _wait(cancel, seconds),
         retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
