@@ -1,0 +1,87 @@
+"""The package's shape: exported names, one-way imports, light start-up."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import recovery_plugin
+
+PACKAGE = Path(recovery_plugin.__file__).parent
+
+
+def _imports(path: Path) -> set[str]:
+    """Top-level module names imported anywhere in ``path`` (lazy imports included)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_exported_members() -> None:
+    exported = {name for name in dir(recovery_plugin) if not name.startswith("_")} - {"annotations"}
+    submodules = {p.stem for p in PACKAGE.glob("*.py")} | {"sim"}
+    assert exported - submodules == set(recovery_plugin.__all__) - {"__version__"}
+    for name in recovery_plugin.__all__:
+        assert getattr(recovery_plugin, name) is not None
+
+
+def test_only_the_cli_imports_click() -> None:
+    importers = sorted(
+        p.name
+        for p in PACKAGE.rglob("*.py")
+        if any(m.split(".")[0] == "click" for m in _imports(p))
+    )
+    assert importers == ["cli.py"]
+
+
+def test_imports_run_one_way() -> None:
+    # cli -> runner -> steps/capture/report; nothing below the CLI reaches back up to it.
+    for path in PACKAGE.rglob("*.py"):
+        if path.name in ("cli.py", "__main__.py"):
+            continue
+        assert "recovery_plugin.cli" not in _imports(path), path
+    for lower in (
+        "steps.py",
+        "process.py",
+        "capture.py",
+        "checks.py",
+        "report.py",
+        "checklist.py",
+        "plugin.py",
+    ):
+        assert "recovery_plugin.runner" not in _imports(PACKAGE / lower), lower
+
+
+def test_the_sim_is_independent_of_the_harness_core() -> None:
+    allowed = {"recovery_plugin.atomic"}
+    for path in (PACKAGE / "sim").glob("*.py"):
+        core = {
+            m
+            for m in _imports(path)
+            if m.startswith("recovery_plugin.") and not m.startswith("recovery_plugin.sim")
+        }
+        assert core <= allowed, (path.name, core)
+
+
+def _loaded_after(statement: str) -> list[str]:
+    heavy = "('click', 'pytest', 'httpx', 'tenacity')"
+    probe = f"import sys\n{statement}\nprint(sorted(m for m in {heavy} if m in sys.modules))"
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded: list[str] = ast.literal_eval(proc.stdout.strip())
+    return loaded
+
+
+def test_importing_the_package_or_the_plugin_stays_light() -> None:
+    assert _loaded_after("import recovery_plugin") == []
+    assert _loaded_after("import recovery_plugin.cli") == ["click"]
+    assert _loaded_after("import recovery_plugin.plugin") == [
+        "pytest"
+    ]  # no click, no httpx until enabled
