@@ -207,3 +207,25 @@ def test_korean_checklist(cli_runner: CliRunner, tmp_path: Path) -> None:
         "사전 점검: DATABASE_URL 누락",
         "사전 점검: INTERNAL_JOB_TOKEN 정상",
     ]
+
+
+def _intervals(result: BundleResult) -> list[tuple[str, str]]:
+    return sorted((s["started_at"], s["finished_at"]) for s in result.steps("reprocess"))
+
+
+def test_jobs_run_reprocess_steps_concurrently(
+    recovery_sim: SimFactory, run_bundle: Runner
+) -> None:
+    sim = recovery_sim(faults={"reprocess": {"delay": 0.3}})
+    ids = [arg for matchup_id in MATCHUP_IDS[:4] for arg in ("--matchup-id", matchup_id)]
+    base = ["run", "--mode", "apply", "--config", str(sim.config_path), "--skip-capture", *ids]
+    parallel = run_bundle(*base, "--jobs", "4")
+    assert parallel.exit_code == 0, parallel.output
+    spans = _intervals(parallel)
+    assert all(start < spans[0][1] for start, _ in spans[1:])  # all four were running at once
+    serial = run_bundle(*base, "--jobs", "1")
+    assert serial.exit_code == 0
+    spans = _intervals(serial)
+    assert all(
+        prev_end <= start for (_, prev_end), (start, _) in zip(spans, spans[1:], strict=False)
+    )
