@@ -86,11 +86,14 @@ def test_korean_id_round_trips_as_one_encoded_segment(
 
 
 def test_failing_ingest_skips_reprocess_but_still_verifies(
-    recovery_sim: SimFactory, run_bundle: Runner
+    recovery_sim: SimFactory,
+    run_bundle: Runner,
+    assert_valid_report: Callable[[dict[str, Any]], None],
 ) -> None:
     sim = recovery_sim(faults={"ingest": {"always_fail": True}})
     result = _apply(run_bundle, sim, KOREAN_ID)
     assert result.exit_code == 1
+    assert_valid_report(result.report)
     assert result.report["status"] == "failed"
     assert result.step("ingest")["status"] == "failed"
     reprocess = result.step("reprocess")
@@ -137,11 +140,15 @@ def test_one_failing_endpoint_does_not_stop_the_others(
 
 
 def test_verify_is_read_only_and_gates(
-    recovery_sim: SimFactory, run_bundle: Runner, tmp_path: Path
+    recovery_sim: SimFactory,
+    run_bundle: Runner,
+    tmp_path: Path,
+    assert_valid_report: Callable[[dict[str, Any]], None],
 ) -> None:
     sim = recovery_sim()
     unhealthy = run_bundle("verify", "--api-base", sim.base_url, "--matchup-id", KOREAN_ID)
     assert unhealthy.exit_code == 1  # nothing ingested yet: the matchup is 404
+    assert_valid_report(unhealthy.report)
     assert [s["name"] for s in unhealthy.report["steps"]] == ["capture"]
     assert unhealthy.report["mode"] == "verify"
     sim.seed()

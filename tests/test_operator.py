@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -226,6 +227,4 @@ def test_jobs_run_reprocess_steps_concurrently(
     serial = run_bundle(*base, "--jobs", "1")
     assert serial.exit_code == 0
     spans = _intervals(serial)
-    assert all(
-        prev_end <= start for (_, prev_end), (start, _) in zip(spans, spans[1:], strict=False)
-    )
+    assert all(prev_end <= start for (_, prev_end), (start, _) in itertools.pairwise(spans))
