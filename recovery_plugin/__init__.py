@@ -1,24 +1,32 @@
 """recovery_plugin: an operations-recovery runbook harness.
 
 The launcher is ``recovery-bundle`` (:mod:`recovery_plugin.cli`); the pytest plugin is
-:mod:`recovery_plugin.plugin` (entry point ``recovery``). This package namespace stays light:
-importing it never imports pytest, httpx or click.
+:mod:`recovery_plugin.plugin` (entry point ``recovery``). The names below are imported on first
+use (PEP 562), so importing the package — which every CLI start does — costs nothing.
 """
 
 from __future__ import annotations
 
-from recovery_plugin.config import (
-    CaptureSpec,
-    EndpointSpec,
-    Runbook,
-    StepSpec,
-    default_runbook,
-    load_runbook,
-)
-from recovery_plugin.errors import ConfigError, ExitCode, RecoveryError
-from recovery_plugin.runner import RunOutcome, RunRequest, execute, prepare
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "CaptureSpec": "recovery_plugin.config",
+    "EndpointSpec": "recovery_plugin.config",
+    "Runbook": "recovery_plugin.config",
+    "StepSpec": "recovery_plugin.config",
+    "default_runbook": "recovery_plugin.config",
+    "load_runbook": "recovery_plugin.config",
+    "ConfigError": "recovery_plugin.errors",
+    "ExitCode": "recovery_plugin.errors",
+    "RecoveryError": "recovery_plugin.errors",
+    "RunOutcome": "recovery_plugin.runner",
+    "RunRequest": "recovery_plugin.runner",
+    "execute": "recovery_plugin.runner",
+    "prepare": "recovery_plugin.runner",
+}
 
 __all__ = [
     "CaptureSpec",
@@ -36,3 +44,28 @@ __all__ = [
     "load_runbook",
     "prepare",
 ]
+
+if TYPE_CHECKING:
+    from recovery_plugin.config import (
+        CaptureSpec,
+        EndpointSpec,
+        Runbook,
+        StepSpec,
+        default_runbook,
+        load_runbook,
+    )
+    from recovery_plugin.errors import ConfigError, ExitCode, RecoveryError
+    from recovery_plugin.runner import RunOutcome, RunRequest, execute, prepare
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'recovery_plugin' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 __all__ = ["write_bytes_atomic", "write_json_atomic", "write_text_atomic"]
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same directory and a rename."""
-    path = Path(path)
+    _write_atomic(Path(path), lambda handle: handle.write(data))
+
+
+def _write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         # mkstemp makes the file 0600; keep the mode of the file being replaced, else 0644.
@@ -24,7 +29,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
             mode = 0o644
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         Path(tmp_name).replace(path)
@@ -39,6 +44,15 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:
-    """Serialise ``payload`` as indented UTF-8 JSON (Hangul kept readable) and write it atomically."""
-    text = json.dumps(payload, ensure_ascii=False, indent=2, sort_keys=False, default=str)
-    write_text_atomic(path, text + "\n")
+    """Serialise ``payload`` as indented UTF-8 JSON (Hangul kept readable) and write it atomically.
+
+    The JSON is streamed into the temporary file, so a large capture is never held twice in memory.
+    """
+
+    def dump(handle: IO[bytes]) -> None:
+        text = io.TextIOWrapper(handle, encoding="utf-8", write_through=True)
+        json.dump(payload, text, ensure_ascii=False, indent=2, default=str)
+        text.write("\n")
+        text.detach()
+
+    _write_atomic(Path(path), dump)

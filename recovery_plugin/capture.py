@@ -11,14 +11,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import httpx
 
+from recovery_plugin.clock import now_iso
 from recovery_plugin.config import CaptureSpec
 from recovery_plugin.ids import path_segment
-from recovery_plugin.process import now_iso
 from recovery_plugin.redact import Redactor
 
 __all__ = ["Capture", "Readiness", "Target", "capture_all", "make_client", "wait_ready"]
@@ -65,7 +65,8 @@ class Capture:
     """The response came but its body is not UTF-8 JSON: ``{"kind": "not_utf8"|"invalid_json", ...}``."""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow on purpose: asdict() would deep-copy every body (0.3 s for 1,000 matchups).
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass

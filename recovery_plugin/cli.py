@@ -34,7 +34,9 @@ class _ReportedError(click.ClickException):
         self.exit_code = int(error.exit_code)
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"recovery-bundle: error: {self.format_message()}", err=True)
+        from recovery_plugin.redact import Redactor  # masks URL credentials in a named value
+
+        click.echo(f"recovery-bundle: error: {Redactor().text(self.format_message())}", err=True)
 
 
 def _fail(error: RecoveryError) -> NoReturn:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import string
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -186,6 +185,8 @@ def find_config_file(cwd: Path) -> Path | None:
     candidate = cwd / "recovery.toml"
     if candidate.is_file():
         return candidate
+    import tomllib
+
     pyproject = cwd / "pyproject.toml"
     if pyproject.is_file():
         try:
@@ -202,6 +203,7 @@ def load_runbook(path: Path | None) -> Runbook:
     base = default_runbook()
     if path is None:
         return base
+    import tomllib
     label = str(path)
     try:
         raw = path.read_text(encoding="utf-8")

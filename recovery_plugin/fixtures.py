@@ -2,32 +2,67 @@
 
 They are registered by the ``recovery`` plugin and cost nothing until a test asks for them::
 
-    def test_transient_ingest_failure_recovers(recovery_sim, run_bundle):
+    def test_transient_ingest_failure_recovers(recovery_sim: RecoverySim, run_bundle: RunBundle) -> None:
         sim = recovery_sim(faults={"ingest": {"fail_times": 1}}, steps={"ingest": {"retries": 1, "backoff": 0.01}})
         result = run_bundle("run", "--mode", "apply", "--config", str(sim.config_path), "--matchup-id", ID)
         assert result.exit_code == 0
         assert len(result.step("ingest")["attempts"]) == 2
+
+``RecoverySim`` and ``RunBundle`` are the fixtures' types, for annotating tests.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
 if TYPE_CHECKING:
     from recovery_plugin.sim.harness import SimulatedService
 
-__all__ = ["BundleResult", "recovery_sim", "run_bundle"]
+__all__ = ["BundleResult", "RecoverySim", "RunBundle", "recovery_sim", "run_bundle"]
 
 GUIDE_PREFIXES = ("retry-guide:", "rollback-guide:")
+LAUNCHER_ENV = (
+    "API_BASE_URL",
+    "RECOVERY_CONFIG",
+    "RECOVERY_OUTPUT_DIR",
+    "RECOVERY_INPUT",
+    "RECOVERY_JOBS",
+    "RECOVERY_LANG",
+    "RECOVERY_CAPTURE_TIMEOUT",
+    "RECOVERY_CHECKS_DIR",
+    "GITHUB_STEP_SUMMARY",
+    "PYTEST_ADDOPTS",
+)
+"""Variables that change what the launcher does: ``run_bundle`` does not inherit them from the
+test process (a developer's ``export API_BASE_URL=...`` must never point a scenario's ``apply`` at
+a real service, nor a CI runner's ``GITHUB_STEP_SUMMARY`` collect every scenario's summary).
+Pass them explicitly with ``run_bundle(..., env={...})``."""
+
+
+class RecoverySim(Protocol):
+    """The type of the ``recovery_sim`` fixture (a factory of simulated services)."""
+
+    def __call__(
+        self, faults: Mapping[str, Any] | None = None, **runbook_overrides: Any
+    ) -> SimulatedService: ...
+
+
+class RunBundle(Protocol):
+    """The type of the ``run_bundle`` fixture (runs ``recovery-bundle`` as a subprocess)."""
+
+    def __call__(
+        self, *args: str, env: Mapping[str, str] | None = None, timeout: float = 120.0
+    ) -> BundleResult: ...
 
 
 @dataclass
@@ -90,9 +125,7 @@ class BundleResult:
 
 
 @pytest.fixture
-def recovery_sim(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Callable[..., SimulatedService]]:
+def recovery_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RecoverySim]:
     """Factory: ``recovery_sim(faults=None, **runbook_overrides)`` starts a fresh simulated service.
 
     Each call gets its own data directory and free port; ``runbook_overrides`` are merged into the
@@ -114,18 +147,23 @@ def recovery_sim(
             service.write_runbook(**runbook_overrides)
         return service
 
-    yield start
-    for service in started:
-        service.stop()
+    try:
+        yield start
+    finally:
+        with contextlib.ExitStack() as stack:  # stop every one, even if stopping one fails
+            for service in started:
+                stack.callback(service.stop)
 
 
 @pytest.fixture
-def run_bundle(tmp_path: Path) -> Callable[..., BundleResult]:
+def run_bundle(tmp_path: Path) -> RunBundle:
     """Run ``recovery-bundle`` exactly as an operator would: a real subprocess.
 
     ``run_bundle("run", "--mode", "apply", "--config", str(sim.config_path), "--matchup-id", ID)``;
-    without ``--output-dir`` the run goes under the test's ``tmp_path``. Keyword ``env`` adds
-    environment variables, ``timeout`` bounds the run (default 120 s).
+    the working directory is the test's ``tmp_path``, and without ``--output-dir`` the run goes
+    under ``tmp_path / "runs"``. Keyword ``env`` adds environment variables (the launcher's own,
+    :data:`LAUNCHER_ENV`, are not inherited from the test process: give them here), ``timeout``
+    bounds the run (default 120 s).
     """
 
     def run(
@@ -139,7 +177,10 @@ def run_bundle(tmp_path: Path) -> Callable[..., BundleResult]:
             capture_output=True,
             text=True,
             timeout=timeout,
-            env={**os.environ, **(env or {})},
+            env={
+                **{k: v for k, v in os.environ.items() if k not in LAUNCHER_ENV},
+                **(env or {}),
+            },
             cwd=tmp_path,
             check=False,
         )

@@ -23,8 +23,15 @@ _MAX_SLUG = 48
 
 
 def path_segment(value: str) -> str:
-    """Percent-encode ``value`` as exactly one path segment: ``/``, ``|``, ``%`` and Hangul included."""
-    return quote(value, safe="")
+    """Percent-encode ``value`` as exactly one path segment: ``/``, ``|``, ``%`` and Hangul included.
+
+    ``.`` and ``..`` are encoded too (``%2E``): left bare, URL normalisation (RFC 3986, which httpx
+    applies) would remove them as dot-segments and request another path.
+    """
+    segment = quote(value, safe="")
+    if segment in (".", ".."):
+        return segment.replace(".", "%2E")
+    return segment
 
 
 def safe_name(value: str) -> str:

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from recovery_plugin.clock import now_iso
 from recovery_plugin.errors import ExitCode, RecoveryError
-from recovery_plugin.process import now_iso
 
 __all__ = ["LOCK_NAME", "OutputLock"]
 

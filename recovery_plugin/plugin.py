@@ -167,15 +167,17 @@ def _context_from_options(config: pytest.Config) -> RunContext | None:
     ini_url = config.getini("recovery_base_url") or None
     if not flag_url and not ini_url:
         return None
+    flags = {
+        "api_base": flag_url,
+        "capture_timeout": config.getoption("recovery_capture_timeout"),
+    }
+    _check_flags(flags)
     try:
         path = _config_path(config)
         runbook = load_runbook(path)
         settings = resolve_settings(
             runbook,
-            flags={
-                "api_base": flag_url,
-                "capture_timeout": config.getoption("recovery_capture_timeout"),
-            },
+            flags=flags,
             environ=os.environ,
             ini={
                 "api_base": ("recovery_base_url", ini_url),
@@ -221,6 +223,26 @@ def _context_from_options(config: pytest.Config) -> RunContext | None:
     return context
 
 
+_PLUGIN_FLAGS = {"api_base": "--recovery-base-url", "capture_timeout": "--recovery-capture-timeout"}
+
+
+def _check_flags(flags: dict[str, Any]) -> None:
+    """Validate the plugin's own flags first, so an error names them (not the launcher's)."""
+    from recovery_plugin.settings import OPTIONS
+
+    for option in OPTIONS:
+        value = flags.get(option.name)
+        if value is None:
+            continue
+        try:
+            option.parse(value)
+        except ValueError as exc:
+            flag = _PLUGIN_FLAGS[option.name]
+            raise pytest.UsageError(
+                f"recovery: invalid {option.name} {value!r} from {flag}: {exc}"
+            ) from None
+
+
 def _config_path(config: pytest.Config) -> Path | None:
     """``--recovery-config``, env ``RECOVERY_CONFIG``, ini ``recovery_config``, else discovery."""
     env_value = os.environ.get("RECOVERY_CONFIG") or None
@@ -247,6 +269,11 @@ def _ensure_json_report(config: pytest.Config) -> None:
     """Make sure a pytest-json-report collector runs: its outcomes feed the runbook report."""
     from pytest_jsonreport.plugin import JSONReport
 
+    if not hasattr(config.option, "json_report_omit"):  # its options were never added
+        raise pytest.UsageError(
+            "recovery: the pytest-json-report plugin is not loaded (is plugin autoloading"
+            " disabled?): add -p pytest_jsonreport.plugin"
+        )
     if any(isinstance(p, JSONReport) for p in config.pluginmanager.get_plugins()):
         return
     if not config.option.json_report:
@@ -266,8 +293,8 @@ def _attach_plain_report(
     preflight: dict[str, bool],
 ) -> None:
     """Plain ``pytest --recovery-output-dir``: captures and a verify-mode report in a new run dir."""
+    from recovery_plugin.clock import now_iso
     from recovery_plugin.model import StepRecord
-    from recovery_plugin.process import now_iso
     from recovery_plugin.report import CAPTURE_NAME, Report, ReportWriter
 
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)

@@ -17,13 +17,13 @@ import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from recovery_plugin.clock import now_iso
 from recovery_plugin.redact import Redactor
 
-__all__ = ["ProcessResult", "run_process"]
+__all__ = ["ProcessResult", "now_iso", "run_process"]
 
 TAIL_LINES = 20
 _MAX_LINE = 64 * 1024
@@ -46,10 +46,6 @@ class ProcessResult:
     @property
     def ok(self) -> bool:
         return self.exit_code == 0 and not (self.timed_out or self.cancelled or self.error)
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def run_process(
@@ -140,7 +136,9 @@ def run_process(
 
 def _pump(stream: IO[bytes], log: IO[str], redactor: Redactor, tail: deque[str]) -> None:
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    pending = ""  # the end of an over-long line, held back so a secret split across reads is still masked
+    pending = (
+        ""  # the end of an over-long line, held back so a secret split across reads is still masked
+    )
     for raw in iter(lambda: stream.readline(_MAX_LINE), b""):
         text = pending + decoder.decode(raw)
         if text.endswith("\n"):

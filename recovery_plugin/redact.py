@@ -63,7 +63,9 @@ class Redactor:
     def text(self, value: str) -> str:
         if self._pattern is not None:
             value = self._pattern.sub(MASK, value)
-        value = _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{MASK}@", value)
+        # A cheap substring test first: most strings (every string of every captured body) have no URL.
+        if "@" in value and "://" in value:
+            value = _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{MASK}@", value)
         return _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", value)
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:

@@ -14,8 +14,8 @@ from typing import Any
 
 from recovery_plugin.atomic import write_json_atomic
 from recovery_plugin.checklist import build_checklist
+from recovery_plugin.clock import now_iso
 from recovery_plugin.model import FAILED_STATUSES, StepRecord
-from recovery_plugin.process import now_iso
 from recovery_plugin.redact import Redactor
 
 __all__ = ["REPORT_NAME", "SCHEMA_VERSION", "Report", "ReportWriter"]

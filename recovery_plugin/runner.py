@@ -16,18 +16,17 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any, Literal
 
+from recovery_plugin.clock import now_iso
 from recovery_plugin.config import Runbook, StepSpec, expand, find_config_file, load_runbook
 from recovery_plugin.errors import ConfigError, ExitCode, RecoveryError
 from recovery_plugin.ids import check_matchup_id, read_matchup_file, safe_name, write_matchup_file
 from recovery_plugin.model import StepRecord
-from recovery_plugin.process import now_iso
 from recovery_plugin.progress import Progress
 from recovery_plugin.redact import Redactor, secret_values
 from recovery_plugin.report import CAPTURE_NAME, REPORT_NAME, Report, ReportWriter
@@ -236,6 +235,7 @@ class _Interrupt:
 def execute(prepared: Prepared, console: Console, progress: Progress | None = None) -> RunOutcome:
     """Run (or plan) every step; the report is written at each change and always at the end."""
     progress = progress or Progress(io.StringIO(), live=False)  # counts only, never drawn
+    console = _masked(console, prepared.redactor)
     request = prepared.request
     settings = prepared.settings
     for warning in prepared.warnings:
@@ -298,7 +298,9 @@ def execute(prepared: Prepared, console: Console, progress: Progress | None = No
     finally:
         if lock is not None:
             lock.release()
-    if interrupt.signum is not None:
+    if interrupt.signum is not None and final is None:
+        # (A signal after the verification session finalised the report changes nothing: the
+        # report on disk is complete and the exit code must agree with it.)
         report.status = "interrupted"
         for step in report.steps:
             if step.status in ("planned", "running"):
@@ -307,6 +309,11 @@ def execute(prepared: Prepared, console: Console, progress: Progress | None = No
     payload = final if final is not None else _finish(writer, report, start)
     exit_code = _exit_code(report, interrupt)
     return RunOutcome(payload, exit_code, writer.path)
+
+
+def _masked(console: Console, redactor: Redactor) -> Console:
+    """Every console line passes the redactor (``api_base`` may carry credentials, ids may not)."""
+    return lambda line: console(redactor.text(line))
 
 
 def _report_copy(request: RunRequest) -> Path | None:
@@ -511,6 +518,8 @@ def _run_mutating_steps(
         for record in reprocess:
             run(record)
     else:
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="reprocess") as pool:
             for future in [pool.submit(run, record) for record in reprocess]:
                 future.result()

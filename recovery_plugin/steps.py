@@ -8,9 +8,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from recovery_plugin.clock import now_iso
 from recovery_plugin.config import StepSpec
 from recovery_plugin.model import Attempt, StepRecord, StepStatus
-from recovery_plugin.process import ProcessResult, now_iso, run_process
+from recovery_plugin.process import ProcessResult, run_process
 from recovery_plugin.redact import Redactor
 
 __all__ = ["run_step"]

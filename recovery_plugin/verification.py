@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from recovery_plugin.process import now_iso
+from recovery_plugin.clock import now_iso
 from recovery_plugin.redact import Redactor
 from recovery_plugin.report import CAPTURE_NAME, Report, ReportWriter
 
@@ -28,16 +28,25 @@ if TYPE_CHECKING:
 __all__ = ["run_verification"]
 
 
+_INTERNAL_ERROR = "INTERNALERROR>"
+
+
 class _RedactingStream:
     """A text stream that masks secrets before they reach the session log."""
 
-    def __init__(self, target: IO[str], redactor: Redactor) -> None:
+    def __init__(self, target: IO[str], redactor: Redactor, crash: list[str] | None = None) -> None:
         self._target = target
         self._redactor = redactor
+        self._crash = crash  # receives the last line of a pytest INTERNALERROR (the exception)
         self.encoding = "utf-8"
 
     def write(self, text: str) -> int:
-        self._target.write(self._redactor.text(text))
+        masked = self._redactor.text(text)
+        self._target.write(masked)
+        if self._crash is not None and masked.startswith(_INTERNAL_ERROR):
+            line = masked[len(_INTERNAL_ERROR) :].strip()
+            if line:
+                self._crash[:] = [line]
         return len(text)
 
     def flush(self) -> None:
@@ -70,9 +79,17 @@ def run_verification(
     log_path = session_dir / "pytest.log"
     capture.log_path = str(log_path)
     started = time.monotonic()
+    crash: list[str] = []
 
     def on_finish(done: FinishedVerification) -> None:
         apply_verification(capture, done)
+        if done.exitstatus == int(pytest.ExitCode.INTERNAL_ERROR):
+            what = crash[-1] if crash else "see the log"
+            capture.status = "failed"
+            capture.error = (
+                f"pytest internal error in the verification session: {what}"
+                f" (pytest exit code {done.exitstatus}; log: {log_path})"
+            )
         capture.finished_at = now_iso()
         capture.duration_s = round(time.monotonic() - started, 3)
         report.readiness = done.readiness
@@ -121,6 +138,8 @@ def run_verification(
         "--import-mode=importlib",
         "-p",
         "no:cacheprovider",
+        "-p",
+        "no:benchmark",  # pytest-benchmark, when installed, creates .benchmarks/ in the cwd
         "-q",
         "--json-report-file=none",
     ]
@@ -130,7 +149,7 @@ def run_verification(
         args += ["--junit-xml", str(prepared.request.junit_xml)]
     args.append(str(settings.checks_dir) if settings.checks_dir else str(session_dir))
     with log_path.open("w", encoding="utf-8") as log:
-        stream = _RedactingStream(log, prepared.redactor)
+        stream = _RedactingStream(log, prepared.redactor, crash)
         with contextlib.redirect_stdout(stream):
             exit_code = pytest.main(args, plugins=[JSONReport(), context])
     return int(exit_code)

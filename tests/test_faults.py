@@ -36,7 +36,9 @@ FAST_CAPTURE = {"readiness_deadline": 5.0, "readiness_interval": 0.05}
 GONE_DEADLINE_S = 5.0
 
 
-def _apply(run_bundle: Runner, sim: SimulatedService, *ids: str, extra: Iterable[str] = ()) -> BundleResult:
+def _apply(
+    run_bundle: Runner, sim: SimulatedService, *ids: str, extra: Iterable[str] = ()
+) -> BundleResult:
     args = ["run", "--mode", "apply", "--config", str(sim.config_path)]
     for matchup_id in ids:
         args += ["--matchup-id", matchup_id]
@@ -294,7 +296,10 @@ def test_reprocess_faults_hit_only_their_ids_and_the_guide_command_reruns_them(
 
 ENDPOINT_FAULTS: dict[str, tuple[dict[str, Any], str]] = {
     # matchup id -> (fault on that id's endpoint, what its check message must say)
-    "status-503": ({"status": 503}, "status mismatch: expected 200, got 503 (detail: injected fault)"),
+    "status-503": (
+        {"status": 503},
+        "status mismatch: expected 200, got 503 (detail: injected fault)",
+    ),
     "not-json": ({"not_json": True}, "body is not JSON"),
     "not-utf8": ({"not_utf8": True}, "body is not UTF-8"),
     "slow": ({"delay": 2.0}, "timed out waiting for the response"),
@@ -312,7 +317,9 @@ def test_each_endpoint_fault_fails_only_its_own_check_with_the_exact_reason(
     recovery_sim: SimFactory, run_bundle: Runner, assert_valid_report: ReportCheck
 ) -> None:
     sim = recovery_sim(
-        faults={"endpoints": {f"matchup:{mid}": fault for mid, (fault, _) in ENDPOINT_FAULTS.items()}},
+        faults={
+            "endpoints": {f"matchup:{mid}": fault for mid, (fault, _) in ENDPOINT_FAULTS.items()}
+        },
         capture={**FAST_CAPTURE, "timeout": 0.5, "max_body_bytes": 65536},
     )
     sim.seed()
