@@ -100,6 +100,8 @@ class CaptureSpec:
     readiness_deadline: float = 30.0
     readiness_interval: float = 0.5
     max_redirects: int = 5
+    pytest_plugins: tuple[str, ...] = ()
+    """Extra pytest plugins (module or entry-point names) for the verification session."""
 
 
 @dataclass(frozen=True)
@@ -465,6 +467,7 @@ class _Parser:
             "readiness_deadline",
             "readiness_interval",
             "max_redirects",
+            "pytest_plugins",
         }
         self.check_keys(table, allowed, "capture.")
         changes: dict[str, Any] = {}
@@ -481,6 +484,8 @@ class _Parser:
             changes["concurrency"] = self.integer(
                 table["concurrency"], "capture.concurrency", minimum=1
             )
+        if "pytest_plugins" in table:
+            changes["pytest_plugins"] = self.strings(table["pytest_plugins"], "capture.pytest_plugins")
         if "max_redirects" in table:
             changes["max_redirects"] = self.integer(table["max_redirects"], "capture.max_redirects")
         return replace(base, **changes)

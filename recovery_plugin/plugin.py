@@ -112,7 +112,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--recovery-config",
         dest="recovery_config",
         metavar="PATH",
-        help="Runbook TOML giving the endpoints and expectations (default: built-in profile).",
+        help="Runbook TOML giving the endpoints and expectations. [env RECOVERY_CONFIG; default"
+        " ./recovery.toml or [tool.recovery_bundle] in ./pyproject.toml; else the built-in profile]",
     )
     group.addoption(
         "--recovery-output-dir",
@@ -124,12 +125,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--recovery-capture-timeout",
         dest="recovery_capture_timeout",
         metavar="SECONDS",
-        help="Timeout of each capture request.",
+        help="Timeout of each capture request. [env RECOVERY_CAPTURE_TIMEOUT; runbook"
+        " capture.timeout; default 10]",
     )
     parser.addini("recovery_base_url", "Base URL to check (enables the plugin).")
     parser.addini("recovery_matchup_ids", "Matchup ids to check, one per line.", type="linelist")
-    parser.addini("recovery_config", "Runbook TOML with the endpoints and expectations.")
-    parser.addini("recovery_output_dir", "Directory for captures and the verify-mode report.")
+    parser.addini(
+        "recovery_config",
+        "Runbook TOML with the endpoints and expectations (relative to the ini file).",
+    )
+    parser.addini(
+        "recovery_output_dir",
+        "Directory for captures and the verify-mode report (relative to the ini file).",
+    )
     parser.addini("recovery_capture_timeout", "Timeout of each capture request, in seconds.")
 
 

@@ -7,6 +7,7 @@ through the redactor before it is written.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,17 +99,51 @@ class Report:
 class ReportWriter:
     """Writes the report to ``<run_dir>/recovery_bundle_report.json`` (and a copy, if asked)."""
 
-    def __init__(self, run_dir: Path, redactor: Redactor, copy_to: Path | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        redactor: Redactor,
+        copy_to: Path | None = None,
+        *,
+        min_interval: float = 0.25,
+    ) -> None:
         self.path = run_dir / REPORT_NAME
         self.copy_to = copy_to
         self.redactor = redactor
+        self.min_interval = min_interval
         self._lock = threading.Lock()
+        self._last_write = float("-inf")
+        self._pending: Report | None = None
+        self._timer: threading.Timer | None = None
 
-    def write(self, report: Report) -> dict[str, Any]:
+    def write(self, report: Report) -> None:
+        """Save the current state; writes closer together than ``min_interval`` are coalesced.
+
+        With hundreds of steps, rewriting the whole report at every change would cost time that
+        grows with the square of the step count. A deferred write lands at most ``min_interval``
+        later, and :meth:`finalize` always writes at once.
+        """
         with self._lock:
-            payload: dict[str, Any] = self.redactor.obj(report.to_dict())
-            self._write_all(payload)
-            return payload
+            wait = self._last_write + self.min_interval - time.monotonic()
+            if wait <= 0:
+                self._write_now(report)
+                return
+            self._pending = report
+            if self._timer is None:
+                self._timer = threading.Timer(wait, self._flush)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _flush(self) -> None:
+        with self._lock:
+            self._timer = None
+            if self._pending is not None:
+                self._write_now(self._pending)
+
+    def _write_now(self, report: Report) -> None:
+        self._pending = None
+        self._write_all(self.redactor.obj(report.to_dict()))
+        self._last_write = time.monotonic()
 
     def finalize(
         self,
@@ -121,6 +156,10 @@ class ReportWriter:
     ) -> dict[str, Any]:
         """Set the final status and checklist, give hooks their look, and write the report."""
         with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self._pending = None
             report.finished_at = finished_at
             report.duration_s = round(duration_s, 3)
             if report.status == "running":

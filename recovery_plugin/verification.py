@@ -7,7 +7,6 @@ runbook report (calling the checklist/report hooks) before the session ends.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -138,13 +137,18 @@ def run_verification(
         "--import-mode=importlib",
         "-p",
         "no:cacheprovider",
+        # Only the plugins the session needs: whatever else is installed (hypothesis, benchmark
+        # plugins, ...) would cost start-up time and may write files; a runbook can add more.
+        "--disable-plugin-autoload",
         "-p",
-        "no:benchmark",  # pytest-benchmark, when installed, creates .benchmarks/ in the cwd
+        "recovery_plugin.plugin",
+        "-p",
+        "pytest_jsonreport.plugin",
         "-q",
         "--json-report-file=none",
     ]
-    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
-        args += ["-p", "recovery_plugin.plugin", "-p", "pytest_jsonreport.plugin"]
+    for plugin in prepared.runbook.capture.pytest_plugins:
+        args += ["-p", plugin]
     if prepared.request.junit_xml is not None:
         args += ["--junit-xml", str(prepared.request.junit_xml)]
     args.append(str(settings.checks_dir) if settings.checks_dir else str(session_dir))

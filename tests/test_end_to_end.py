@@ -203,3 +203,26 @@ def test_cli_start_up_does_not_import_heavy_modules(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY []" in proc.stdout
+
+
+def test_the_verification_session_loads_only_listed_plugins(
+    recovery_sim: SimFactory, run_bundle: Runner, tmp_path: Path
+) -> None:
+    plugin_dir = tmp_path / "plugins"
+    plugin_dir.mkdir()
+    (plugin_dir / "team_escalation.py").write_text(
+        "def pytest_recovery_checklist(report, checklist):\n"
+        "    checklist.append('escalate: #ops-oncall (team plugin)')\n",
+        encoding="utf-8",
+    )
+    sim = recovery_sim()
+    sim.seed()
+    env = {"PYTHONPATH": str(plugin_dir)}
+    verify = ("verify", "--config", str(sim.config_path), "--matchup-id", KOREAN_ID)
+    without = run_bundle(*verify, env=env)
+    assert without.exit_code == 0
+    assert not any(line.startswith("escalate:") for line in without.checklist)
+    sim.write_runbook(capture={"pytest_plugins": ["team_escalation"]})
+    listed = run_bundle(*verify, env=env)
+    assert listed.exit_code == 0, listed.output
+    assert listed.checklist[-1] == "escalate: #ops-oncall (team plugin)"
