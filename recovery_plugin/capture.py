@@ -9,19 +9,31 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from recovery_plugin.clock import now_iso
-from recovery_plugin.config import CaptureSpec
+from recovery_plugin.config import CaptureSpec, EndpointSpec
 from recovery_plugin.ids import path_segment
 from recovery_plugin.redact import Redactor
 
-__all__ = ["Capture", "Readiness", "Target", "capture_all", "make_client", "wait_ready"]
+__all__ = [
+    "Capture",
+    "CaptureBatch",
+    "Readiness",
+    "Target",
+    "capture_all",
+    "capture_batch",
+    "make_client",
+    "targets_for",
+    "wait_ready",
+    "write_capture_file",
+]
 
 _PREVIEW_CHARS = 2000
 
@@ -92,6 +104,15 @@ def make_client(spec: CaptureSpec, *, timeout: float | None = None) -> httpx.Cli
     )
 
 
+def targets_for(endpoints: Iterable[EndpointSpec], matchup_ids: Sequence[str]) -> list[Target]:
+    """One target per endpoint, and one per matchup id for a path that names ``{matchup_id}``."""
+    targets = []
+    for endpoint in endpoints:
+        ids: list[str | None] = list(matchup_ids) if endpoint.per_matchup else [None]
+        targets += [Target(endpoint.name, endpoint.path, matchup_id) for matchup_id in ids]
+    return targets
+
+
 def fetch(
     client: httpx.Client, base_url: str, target: Target, *, max_body: int, redactor: Redactor
 ) -> Capture:
@@ -117,6 +138,20 @@ def fetch(
     capture.body_bytes = len(body)
     _decode_body(capture, body, redactor)
     return capture
+
+
+def write_capture_file(
+    path: Path, api_base: str, captures: Iterable[Capture], readiness: Readiness | None = None
+) -> None:
+    """Write ``api_capture.json`` atomically: one capture per line (fast to write, easy to grep)."""
+    from recovery_plugin.atomic import write_text_atomic
+
+    head = json.dumps(
+        {"api_base": api_base, "readiness": readiness.to_dict() if readiness else None},
+        ensure_ascii=False,
+    )
+    lines = [json.dumps(c.to_dict(), ensure_ascii=False, default=str) for c in captures]
+    write_text_atomic(path, head[:-1] + ', "captures": [\n' + ",\n".join(lines) + "\n]}\n")
 
 
 def _read_capped(response: httpx.Response, max_body: int) -> tuple[bytes, bool]:
@@ -218,6 +253,38 @@ def capture_all(
     return {(c.name, c.matchup_id): c for c in captures}
 
 
+@dataclass
+class CaptureBatch:
+    """One readiness wait and one capture of every target: what a verification session checks."""
+
+    readiness: Readiness | None
+    captures: dict[tuple[str, str | None], Capture]
+
+
+def capture_batch(
+    base_url: str,
+    targets: Iterable[Target],
+    spec: CaptureSpec,
+    *,
+    redactor: Redactor,
+    readiness_path: str | None,
+    cancel: threading.Event | None = None,
+    on_done: Callable[[Capture], None] = lambda capture: None,
+) -> CaptureBatch:
+    """Wait for readiness (when a path is given), then capture ``targets``, over one client."""
+    targets = list(targets)
+    with make_client(spec) as client:
+        readiness = None
+        if readiness_path is not None and targets:
+            readiness = wait_ready(
+                base_url, readiness_path, spec, redactor=redactor, cancel=cancel, client=client
+            )
+        captures = capture_all(
+            base_url, targets, spec, redactor=redactor, client=client, on_done=on_done
+        )
+    return CaptureBatch(readiness, captures)
+
+
 def wait_ready(
     base_url: str,
     path: str,
@@ -225,6 +292,7 @@ def wait_ready(
     *,
     redactor: Redactor,
     cancel: threading.Event | None = None,
+    client: httpx.Client | None = None,
 ) -> Readiness:
     """Poll ``path`` with exponential backoff until it answers 2xx or the deadline passes."""
     import tenacity
@@ -238,8 +306,11 @@ def wait_ready(
     def probe() -> bool:
         at = now_iso()
         try:
-            with make_client(spec, timeout=probe_timeout) as client:
-                response = client.get(url)
+            if client is not None:
+                response = client.get(url, timeout=probe_timeout)
+            else:
+                with make_client(spec, timeout=probe_timeout) as own:
+                    response = own.get(url)
             outcome = f"HTTP {response.status_code}"
             ok = 200 <= response.status_code < 300
         except httpx.HTTPError as exc:

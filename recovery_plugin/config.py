@@ -206,6 +206,7 @@ def load_runbook(path: Path | None) -> Runbook:
     if path is None:
         return base
     import tomllib
+
     label = str(path)
     try:
         raw = path.read_text(encoding="utf-8")
@@ -485,7 +486,9 @@ class _Parser:
                 table["concurrency"], "capture.concurrency", minimum=1
             )
         if "pytest_plugins" in table:
-            changes["pytest_plugins"] = self.strings(table["pytest_plugins"], "capture.pytest_plugins")
+            changes["pytest_plugins"] = self.strings(
+                table["pytest_plugins"], "capture.pytest_plugins"
+            )
         if "max_redirects" in table:
             changes["max_redirects"] = self.integer(table["max_redirects"], "capture.max_redirects")
         return replace(base, **changes)

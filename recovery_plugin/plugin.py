@@ -26,7 +26,9 @@ from recovery_plugin.fixtures import recovery_sim, run_bundle
 from recovery_plugin.redact import Redactor, secret_values
 
 if TYPE_CHECKING:  # httpx is imported only once the plugin is enabled
-    from recovery_plugin.capture import Capture, Readiness, Target
+    from concurrent.futures import Future
+
+    from recovery_plugin.capture import Capture, CaptureBatch, Readiness, Target
 
 __all__ = [
     "CaptureView",
@@ -73,6 +75,8 @@ class RunContext:
     on_finish: Callable[[FinishedVerification], None] | None = None
     on_capture: Callable[[Capture], None] | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    prefetch: Future[CaptureBatch] | None = None
+    """A capture batch the launcher started before the session, overlapping pytest's start-up."""
 
     def pytest_configure(self, config: pytest.Config) -> None:
         config.stash[RUN_CONTEXT] = self
@@ -439,37 +443,52 @@ class VerificationSession:
         return captures[target.key]
 
     def _capture_selected(self) -> dict[tuple[str, str | None], Capture]:
-        from recovery_plugin.capture import capture_all, wait_ready
+        from recovery_plugin.capture import capture_all, capture_batch
 
         context = self.context
-        if context.readiness_path is not None and self._selected:
-            self.readiness = wait_ready(
+        on_done = context.on_capture or (lambda capture: None)
+        if context.prefetch is not None:
+            batch = context.prefetch.result()
+            # A hook may have added endpoints or moved one (same name, other path): fetch those now.
+            missing = [
+                t
+                for t in self._selected
+                if t.key not in batch.captures or batch.captures[t.key].path != t.path
+            ]
+            if missing:
+                batch.captures.update(
+                    capture_all(
+                        context.base_url,
+                        missing,
+                        context.capture,
+                        redactor=context.redactor,
+                        on_done=on_done,
+                    )
+                )
+        else:
+            batch = capture_batch(
                 context.base_url,
-                context.readiness_path,
+                self._selected,
                 context.capture,
                 redactor=context.redactor,
+                readiness_path=context.readiness_path,
                 cancel=context.cancel,
+                on_done=on_done,
             )
-        return capture_all(
-            context.base_url,
-            self._selected,
-            context.capture,
-            redactor=context.redactor,
-            on_done=context.on_capture or (lambda capture: None),
-        )
+        self.readiness = batch.readiness
+        return batch.captures
 
     def write_captures(self) -> None:
-        from recovery_plugin.atomic import write_json_atomic
+        from recovery_plugin.capture import write_capture_file
 
         if self.context.capture_path is None:
             return
-        captures = self._captures or {}
-        payload = {
-            "api_base": self.context.redactor.text(self.context.base_url),
-            "readiness": self.readiness.to_dict() if self.readiness else None,
-            "captures": [c.to_dict() for c in captures.values()],
-        }
-        write_json_atomic(self.context.capture_path, payload)
+        write_capture_file(
+            self.context.capture_path,
+            self.context.redactor.text(self.context.base_url),
+            (self._captures or {}).values(),
+            self.readiness,
+        )
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         report_path = self.context.report_path

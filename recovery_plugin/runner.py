@@ -529,16 +529,6 @@ def _run_mutating_steps(
     writer.write(report)
 
 
-def _targets(prepared: Prepared) -> list[Any]:
-    from recovery_plugin.capture import Target
-
-    targets = []
-    for endpoint in prepared.runbook.endpoints:
-        ids: list[str | None] = list(prepared.matchup_ids) if endpoint.per_matchup else [None]
-        targets += [Target(endpoint.name, endpoint.path, matchup_id) for matchup_id in ids]
-    return targets
-
-
 def _capture_baseline(
     prepared: Prepared, report: Report, writer: ReportWriter, console: Console
 ) -> None:
@@ -546,22 +536,18 @@ def _capture_baseline(
     capture = report.step("capture")
     if capture is None or capture.status == "skipped":
         return
-    from recovery_plugin.atomic import write_json_atomic
-    from recovery_plugin.capture import capture_all
+    from recovery_plugin.capture import capture_all, targets_for, write_capture_file
     from recovery_plugin.evidence import BEFORE_NAME
 
     spec = replace(prepared.runbook.capture, timeout=prepared.settings.capture_timeout)
     captures = capture_all(
-        prepared.settings.api_base, _targets(prepared), spec, redactor=prepared.redactor
+        prepared.settings.api_base,
+        targets_for(prepared.runbook.endpoints, prepared.matchup_ids),
+        spec,
+        redactor=prepared.redactor,
     )
     path = prepared.run_dir / BEFORE_NAME
-    write_json_atomic(
-        path,
-        {
-            "api_base": prepared.redactor.text(prepared.settings.api_base),
-            "captures": [c.to_dict() for c in captures.values()],
-        },
-    )
+    write_capture_file(path, prepared.redactor.text(prepared.settings.api_base), captures.values())
     report.evidence = {
         "before": str(path),
         "after": str(prepared.run_dir / CAPTURE_NAME),

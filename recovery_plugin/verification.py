@@ -7,9 +7,11 @@ runbook report (calling the checklist/report hooks) before the session ends.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -28,6 +30,17 @@ __all__ = ["run_verification"]
 
 
 _INTERNAL_ERROR = "INTERNALERROR>"
+# The caller's own pytest settings must not reshape the generated session (``-k``, ``--lf``, ...).
+_CALLER_PYTEST_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
+
+
+@contextlib.contextmanager
+def _without_env(*names: str) -> Iterator[None]:
+    saved = {name: os.environ.pop(name) for name in names if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 class _RedactingStream:
@@ -68,6 +81,7 @@ def run_verification(
     import pytest
     from pytest_jsonreport.plugin import JSONReport
 
+    from recovery_plugin.capture import CaptureBatch, capture_batch, targets_for
     from recovery_plugin.plugin import RunContext, apply_verification
 
     run_dir = prepared.run_dir
@@ -110,16 +124,39 @@ def run_verification(
         )
 
     settings = prepared.settings
+    capture_spec = replace(prepared.runbook.capture, timeout=settings.capture_timeout)
+    # Start capturing now, while pytest starts up and collects: the requests wait on the network,
+    # pytest's start-up on the CPU. The session picks the batch up when its first check runs.
+    prefetch: Future[CaptureBatch] = Future()
+
+    def capture_ahead() -> None:
+        try:
+            prefetch.set_result(
+                capture_batch(
+                    settings.api_base,
+                    targets_for(prepared.runbook.endpoints, prepared.matchup_ids),
+                    capture_spec,
+                    redactor=prepared.redactor,
+                    readiness_path="/health",
+                    cancel=cancel,
+                    on_done=on_capture or (lambda _capture: None),
+                )
+            )
+        except BaseException as exc:  # handed to the session, which reports it as the checks' error
+            prefetch.set_exception(exc)
+
+    threading.Thread(target=capture_ahead, name="capture-ahead", daemon=True).start()
     context = RunContext(
         base_url=settings.api_base,
         matchup_ids=list(prepared.matchup_ids),
         endpoints=prepared.runbook.endpoints,
-        capture=replace(prepared.runbook.capture, timeout=settings.capture_timeout),
+        capture=capture_spec,
         redactor=prepared.redactor,
         capture_path=run_dir / CAPTURE_NAME,
         on_finish=on_finish,
         on_capture=on_capture,
         cancel=cancel,
+        prefetch=prefetch,
     )
     confcut = settings.checks_dir if settings.checks_dir else session_dir
     args = [
@@ -144,6 +181,9 @@ def run_verification(
         "recovery_plugin.plugin",
         "-p",
         "pytest_jsonreport.plugin",
+        "-p",
+        "no:logging",  # per-phase log capture costs ~1 ms a check; the checks do not log
+        "--capture=sys",  # no fd juggling per phase; what a check prints still lands in the session log
         "-q",
         "--json-report-file=none",
     ]
@@ -154,7 +194,7 @@ def run_verification(
     args.append(str(settings.checks_dir) if settings.checks_dir else str(session_dir))
     with log_path.open("w", encoding="utf-8") as log:
         stream = _RedactingStream(log, prepared.redactor, crash)
-        with contextlib.redirect_stdout(stream):
+        with contextlib.redirect_stdout(stream), _without_env(*_CALLER_PYTEST_ENV):
             exit_code = pytest.main(args, plugins=[JSONReport(), context])
     return int(exit_code)
 

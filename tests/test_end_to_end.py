@@ -226,3 +226,15 @@ def test_the_verification_session_loads_only_listed_plugins(
     listed = run_bundle(*verify, env=env)
     assert listed.exit_code == 0, listed.output
     assert listed.checklist[-1] == "escalate: #ops-oncall (team plugin)"
+
+
+def test_the_callers_pytest_addopts_do_not_reach_the_generated_session(
+    recovery_sim: SimFactory, run_bundle: Runner
+) -> None:
+    sim = recovery_sim()
+    sim.seed()
+    result = run_bundle(
+        "verify", "--api-base", sim.base_url, "--matchup-id", KOREAN_ID, env={"PYTEST_ADDOPTS": "-k nothing --lf"}
+    )
+    assert result.exit_code == 0, result.output
+    assert result.report["verification"]["summary"]["passed"] == 3

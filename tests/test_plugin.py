@@ -727,13 +727,13 @@ def test_hook_pytest_recovery_report_changes_the_written_report(
     pytester.makeconftest(
         """
         def pytest_recovery_report(report):
-            report["ticket"] = "OPS-1234"
+            report["x_ticket"] = "OPS-1234"
             report["ops_checklist"].append("reviewed-by: qa")
         """
     )
     pytester.runpytest(*gate_args(healthy, "--recovery-output-dir", "gate"))
     report = read_json(only_run_dir(pytester.path / "gate") / "recovery_bundle_report.json")
-    assert report["ticket"] == "OPS-1234"
+    assert report["x_ticket"] == "OPS-1234"
     assert report["ops_checklist"][-1] == "reviewed-by: qa"
     assert report["status"] == "success"
 
@@ -747,3 +747,25 @@ def test_hooks_are_not_called_when_the_plugin_is_inert(pytester: pytest.Pytester
     )
     pytester.makepyfile("def test_one():\n    pass\n")
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_optional_hook_implementations_load_without_the_plugin(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As docs/plugin.md says: plain implementations need the plugin, optional ones do not."""
+    monkeypatch.setenv("PYTEST_PLUGINS", "pytest_jsonreport.plugin")  # everything but ours
+    pytester.makepyfile("def test_one():\n    pass\n")
+    pytester.makeconftest("def pytest_recovery_report(report):\n    pass\n")
+    plain = pytester.runpytest_subprocess(timeout=120)
+    assert plain.ret == pytest.ExitCode.INTERNAL_ERROR
+    plain.stdout.fnmatch_lines(["*unknown hook 'pytest_recovery_report'*"])
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.hookimpl(optionalhook=True)
+        def pytest_recovery_report(report):
+            pass
+        """
+    )
+    pytester.runpytest_subprocess(timeout=120).assert_outcomes(passed=1)

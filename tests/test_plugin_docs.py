@@ -161,7 +161,7 @@ def test_the_plugin_page_examples_run(
     ok.assert_outcomes(passed=6)  # 3 generated, 1 added by the hook, 2 of the team's
     ok.stdout.fnmatch_lines(["*recovery::summary-source PASSED*"])
     report = _only_report(pytester.path / "ok")
-    assert report["ticket"] == "OPS-1234"
+    assert report["x_ticket"] == "OPS-1234"
     assert not any(line.startswith("escalate:") for line in report["ops_checklist"])
 
     # A matchup page without the keys the conftest now expects: the replaced check fails.

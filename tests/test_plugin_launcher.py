@@ -27,7 +27,7 @@ def pytest_recovery_checklist(report, checklist):
 
 
 def pytest_recovery_report(report):
-    report["ticket"] = "OPS-7"
+    report["x_ticket"] = "OPS-7"
 """
 
 TEAM_CHECKS = """
@@ -79,7 +79,7 @@ def test_checks_dir_runs_the_teams_checks_and_hooks_inside_verify(
     }
     assert result.report["verification"]["summary"]["total"] == 5
     assert result.checklist[-1] == "escalate: #ops-oncall if success"
-    assert result.report["ticket"] == "OPS-7"
+    assert result.report["x_ticket"] == "OPS-7"
 
 
 def test_a_failing_team_check_fails_the_gate_with_its_reason(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from recovery_plugin.model import StepRecord
 from recovery_plugin.redact import Redactor
@@ -67,3 +69,22 @@ def test_secrets_are_masked_in_the_written_report(tmp_path: Path) -> None:
     text = writer.path.read_text(encoding="utf-8")
     assert "s3cr3t-token" not in text
     assert '"***"' in text
+
+
+def test_the_schema_allows_x_extension_fields_only(
+    tmp_path: Path,
+    report_schema: dict[str, object],
+    assert_valid_report: Callable[[dict[str, Any]], None],
+) -> None:
+    import jsonschema
+
+    writer = ReportWriter(tmp_path, Redactor())
+    payload = writer.finalize(
+        _report(tmp_path), finished_at="2026-01-01T00:00:01.000+00:00", duration_s=1.0
+    )
+    assert_valid_report({**payload, "x_ticket": "OPS-1"})
+    errors = list(
+        jsonschema.Draft202012Validator(report_schema).iter_errors({**payload, "ticket": "OPS-1"})
+    )
+    assert len(errors) == 1
+    assert "'ticket'" in errors[0].message

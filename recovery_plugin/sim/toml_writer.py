@@ -1,4 +1,4 @@
-"""A tiny TOML writer for the runbook file: scalars, lists of scalars, nested tables."""
+"""A tiny TOML writer for the runbook file: scalars, lists, nested tables, arrays of inline tables."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ def _value(value: object, where: str) -> str:
         return json.dumps(value, ensure_ascii=True)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_value(v, f"{where}[]") for v in value) + "]"
+    if isinstance(value, Mapping):  # an inline table: how an array of tables is written here
+        return "{" + ", ".join(f"{_key(str(k))} = {_value(v, f'{where}.{k}')}" for k, v in value.items()) + "}"
     raise ValueError(f"{where}: cannot write {type(value).__name__} to TOML")
 
 
@@ -42,8 +44,6 @@ def _table(lines: list[str], header: str | None, table: Mapping[str, Any]) -> No
             lines.append("")
         lines.append(f"[{header}]")
     for key, value in scalars:
-        if isinstance(value, list | tuple) and any(isinstance(v, Mapping) for v in value):
-            raise ValueError(f"{key}: arrays of tables are not supported")
         lines.append(f"{_key(str(key))} = {_value(value, str(key))}")
     for key, value in tables:
         name = _key(str(key)) if header is None else f"{header}.{_key(str(key))}"

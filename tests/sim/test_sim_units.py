@@ -367,3 +367,16 @@ def test_fault_watcher_reloads(tmp_path: Path) -> None:
 def test_harness_rejects_bad_faults(tmp_path: Path) -> None:
     with pytest.raises(faults.FaultsError, match=r"unknown key 'ingest\.nope'"):
         SimulatedService(tmp_path, faults={"ingest": {"nope": 1}})
+
+
+def test_runbook_writer_handles_arrays_of_tables() -> None:
+    import tomllib
+
+    from recovery_plugin.sim.toml_writer import dumps
+
+    document = {
+        "api_base": "http://127.0.0.1:1",
+        "endpoints": [{"name": "health", "path": "/health", "expect_json": {"status": "ok"}}],
+        "steps": {"ingest": {"retries": 1}},
+    }
+    assert tomllib.loads(dumps(document)) == document
