@@ -28,7 +28,11 @@ def commands(path: Path) -> list[str]:
     found = []
     for block in _BLOCK.findall(path.read_text(encoding="utf-8")):
         text = block.replace("\\\n", " ")
-        found += [line.strip() for line in text.splitlines() if line.strip().startswith("recovery-bundle ")]
+        found += [
+            line.strip()
+            for line in text.splitlines()
+            if line.strip().startswith("recovery-bundle ")
+        ]
     return found
 
 
@@ -38,7 +42,9 @@ def test_the_docs_have_runnable_examples() -> None:
 
 
 @pytest.mark.parametrize("doc", [d for d in DOCS if commands(d)], ids=lambda d: d.name)
-def test_doc_commands_run(doc: Path, recovery_sim: Callable[..., SimulatedService], tmp_path: Path) -> None:
+def test_doc_commands_run(
+    doc: Path, recovery_sim: Callable[..., SimulatedService], tmp_path: Path
+) -> None:
     sim = recovery_sim(capture={"readiness_deadline": 5.0})
     sim.write_runbook(tmp_path / "recovery.toml", capture={"readiness_deadline": 5.0})
     env = {k: v for k, v in os.environ.items() if k not in ("API_BASE_URL", "RECOVERY_CONFIG")}

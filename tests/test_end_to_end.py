@@ -234,7 +234,12 @@ def test_the_callers_pytest_addopts_do_not_reach_the_generated_session(
     sim = recovery_sim()
     sim.seed()
     result = run_bundle(
-        "verify", "--api-base", sim.base_url, "--matchup-id", KOREAN_ID, env={"PYTEST_ADDOPTS": "-k nothing --lf"}
+        "verify",
+        "--api-base",
+        sim.base_url,
+        "--matchup-id",
+        KOREAN_ID,
+        env={"PYTEST_ADDOPTS": "-k nothing --lf"},
     )
     assert result.exit_code == 0, result.output
     assert result.report["verification"]["summary"]["passed"] == 3

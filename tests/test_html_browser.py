@@ -37,7 +37,9 @@ def _chromium() -> str:
             return found
     if os.environ.get("CI"):
         pytest.fail("Chromium is not installed; .ci/run installs it (apt-get install chromium)")
-    pytest.skip("Chromium is not installed (apt-get install chromium); CI installs it and runs this test")
+    pytest.skip(
+        "Chromium is not installed (apt-get install chromium); CI installs it and runs this test"
+    )
 
 
 def test_html_report_renders_in_headless_chromium(
@@ -46,11 +48,19 @@ def test_html_report_renders_in_headless_chromium(
     browser = _chromium()
     sim = recovery_sim(faults={"endpoints": {"summary": {"status": 500}}})
     result = run_bundle(
-        "run", "--mode", "apply", "--config", str(sim.config_path), "--matchup-id", "20260603|광역자치단체장|11-000"
+        "run",
+        "--mode",
+        "apply",
+        "--config",
+        str(sim.config_path),
+        "--matchup-id",
+        "20260603|광역자치단체장|11-000",
     )
     assert result.exit_code == 1
     page = tmp_path / "run.html"
-    shown = CliRunner().invoke(cli, ["show", str(result.run_dir), "--format", "html", "-o", str(page)])
+    shown = CliRunner().invoke(
+        cli, ["show", str(result.run_dir), "--format", "html", "-o", str(page)]
+    )
     assert shown.exit_code == 0, shown.output
     profile = tmp_path / "profile"
     dom = subprocess.run(

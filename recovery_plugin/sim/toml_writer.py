@@ -32,7 +32,11 @@ def _value(value: object, where: str) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_value(v, f"{where}[]") for v in value) + "]"
     if isinstance(value, Mapping):  # an inline table: how an array of tables is written here
-        return "{" + ", ".join(f"{_key(str(k))} = {_value(v, f'{where}.{k}')}" for k, v in value.items()) + "}"
+        return (
+            "{"
+            + ", ".join(f"{_key(str(k))} = {_value(v, f'{where}.{k}')}" for k, v in value.items())
+            + "}"
+        )
     raise ValueError(f"{where}: cannot write {type(value).__name__} to TOML")
 
 
