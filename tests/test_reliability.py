@@ -29,6 +29,7 @@ from recovery_plugin.evidence import BEFORE_NAME
 from recovery_plugin.fixtures import BundleResult
 from recovery_plugin.lock import LOCK_NAME
 from recovery_plugin.report import REPORT_NAME
+from recovery_plugin.sim.data import MATCHUP_IDS
 from recovery_plugin.sim.faults import hang_pid_path
 from recovery_plugin.sim.harness import SimulatedService
 
@@ -90,6 +91,7 @@ class Harness:
     """``recovery-bundle`` started in the background, output to a file; always stopped at exit."""
 
     def __init__(self, tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> None:
+        self.args = list(args)
         self.out_path = tmp_path / f"harness-{time.monotonic_ns()}.out"
         self._out = self.out_path.open("wb")
         self.proc = subprocess.Popen(
@@ -116,10 +118,14 @@ class Harness:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self.proc.poll() is None:
+        killed = self.proc.poll() is None
+        if killed:
             self.proc.kill()
         self.proc.wait(WAIT_S)
         self._out.close()
+        if killed and "--output-dir" in self.args:
+            # A test failed mid-run: the steps run in their own sessions and outlive a SIGKILL.
+            _kill_orphans(self.args[self.args.index("--output-dir") + 1])
 
 
 def _apply_args(sim: SimulatedService, output_dir: Path, *ids: str) -> list[str]:
@@ -179,23 +185,36 @@ def test_sigterm_during_reprocess_keeps_every_step_so_far(
         steps={"ingest": FAST_STEP, "reprocess": FAST_STEP},
     )
     out = tmp_path / "runs"
-    with Harness(tmp_path, *_apply_args(sim, out, KOREAN_ID)) as harness:
+    other = MATCHUP_IDS[1]  # reprocessed in parallel (--jobs 4), and finished before the signal
+    with Harness(tmp_path, *_apply_args(sim, out, KOREAN_ID, other)) as harness:
         _wait_for("the reprocess to hang", hang_pid_path(sim.faults_path, "reprocess").is_file)
+        _wait_for("the other reprocess to succeed", lambda: _step_status(out, other) == "success")
         harness.proc.send_signal(signal.SIGTERM)
         assert harness.wait() == 143, harness.output
 
     report = _read_report(out)
     assert_valid_report(report)
     assert report["status"] == "interrupted"
-    assert [(s["name"], s["status"]) for s in report["steps"]] == [
-        ("ingest", "success"),
-        ("reprocess", "interrupted"),
-        ("capture", "skipped"),
+    assert [(s["name"], s.get("matchup_id"), s["status"]) for s in report["steps"]] == [
+        ("ingest", None, "success"),
+        ("reprocess", KOREAN_ID, "interrupted"),
+        ("reprocess", other, "success"),
+        ("capture", None, "skipped"),
     ]
     assert report["steps"][0]["attempts"][0]["exit_code"] == 0
     (guide,) = [g for g in report["ops_checklist"] if g.startswith("rollback-guide: reprocess")]
     assert KOREAN_ID in guide
     _assert_gone(_hang_pids(sim, "reprocess"))
+
+
+def _step_status(output_dir: Path, matchup_id: str) -> str | None:
+    """The status of ``matchup_id``'s reprocess in the report as written so far (atomically)."""
+    reports = _reports(output_dir)
+    if not reports:
+        return None
+    report = json.loads(reports[0].read_text(encoding="utf-8"))
+    statuses = [s["status"] for s in report["steps"] if s.get("matchup_id") == matchup_id]
+    return statuses[0] if statuses else None
 
 
 def test_sigint_during_verification_writes_an_interrupted_report(
@@ -342,6 +361,7 @@ def test_a_second_apply_on_a_locked_output_dir_is_refused_at_once(
         assert f"on {socket.gethostname()}" in line
         assert f"since {holder['started_at']}" in line
         assert holder["pid"] == first.proc.pid
+        assert json.loads((out / LOCK_NAME).read_text(encoding="utf-8")) == holder  # untouched
         # The refused apply ran nothing: its own report (if any) says why, no step has an attempt.
         for path in _reports(out):
             refused = json.loads(path.read_text(encoding="utf-8"))
@@ -706,6 +726,51 @@ def test_a_crash_in_the_verification_session_still_leaves_a_report_saying_so(
     assert result.report["status"] == "failed"
     capture = result.step("capture")
     assert capture["status"] == "failed"
-    said = json.dumps(result.report)
-    assert expected in said, said
+    if "conftest.py" in files:  # pytest itself broke: no check ran, the capture step says why
+        assert capture["error"].startswith(expected), capture["error"]
+        assert capture["log_path"] in capture["error"]
+    else:  # the crashing check fails on its own; the generated endpoint checks still pass
+        (crashed,) = result.checks("failed")
+        assert crashed["nodeid"].endswith("test_custom.py::test_custom_invariant")
+        assert expected in crashed["message"]
+        assert len(result.checks("passed")) == 3
     assert any(g.startswith("rollback-guide: capture") for g in result.guides)
+
+
+_EXPLODING_STEP_RUNNER = """\
+import recovery_plugin.steps
+
+
+def _explode(*args, **kwargs):
+    raise RuntimeError("the step runner exploded")
+
+
+recovery_plugin.steps.run_step = _explode
+"""
+
+
+def test_an_internal_error_during_a_step_still_leaves_a_report_saying_so(
+    recovery_sim: SimFactory, run_bundle: Runner, tmp_path: Path, assert_valid_report: ReportCheck
+) -> None:
+    sim = recovery_sim(steps={"ingest": FAST_STEP}, capture=FAST_CAPTURE)
+    inject = tmp_path / "inject"  # a sitecustomize that breaks the harness from inside
+    inject.mkdir()
+    (inject / "sitecustomize.py").write_text(_EXPLODING_STEP_RUNNER, encoding="utf-8")
+    path = os.pathsep.join(p for p in (str(inject), os.environ.get("PYTHONPATH")) if p)
+    out = tmp_path / "runs"
+
+    result = run_bundle(*_apply_args(sim, out, KOREAN_ID), env={"PYTHONPATH": path})
+
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if "internal error" in line]
+    assert "RuntimeError: the step runner exploded" in line
+    report = _read_report(out)
+    assert_valid_report(report)
+    assert report["status"] == "failed"
+    assert report["error"] == "RuntimeError: the step runner exploded"
+    assert report["finished_at"] is not None
+    ingest = report["steps"][0]
+    assert ingest["status"] == "failed"
+    assert ingest["error"] == "the run stopped before this step finished"
+    assert not (out / LOCK_NAME).exists()
