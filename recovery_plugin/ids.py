@@ -13,6 +13,7 @@ from recovery_plugin.errors import ConfigError
 __all__ = [
     "check_matchup_id",
     "path_segment",
+    "printable",
     "read_matchup_file",
     "safe_name",
     "write_matchup_file",
@@ -32,6 +33,11 @@ def path_segment(value: str) -> str:
     if segment in (".", ".."):
         return segment.replace(".", "%2E")
     return segment
+
+
+def printable(value: str) -> str:
+    """``value`` with non-printable characters escaped (``\\n``, ``\\x1b``); Hangul stays as it is."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in value)
 
 
 def safe_name(value: str) -> str:

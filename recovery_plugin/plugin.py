@@ -23,6 +23,7 @@ import pytest
 from recovery_plugin.config import CaptureSpec, EndpointSpec, find_config_file, load_runbook
 from recovery_plugin.errors import RecoveryError
 from recovery_plugin.fixtures import recovery_sim, run_bundle
+from recovery_plugin.ids import printable
 from recovery_plugin.redact import Redactor, secret_values
 
 if TYPE_CHECKING:  # httpx is imported only once the plugin is enabled
@@ -573,7 +574,7 @@ class RecoveryChecks(pytest.Collector):
     def collect(self) -> list[pytest.Item]:
         items: list[pytest.Item] = []
         for spec, matchup_id in self._checks:
-            name = spec.name if matchup_id is None else f"{spec.name}[{_printable(matchup_id)}]"
+            name = spec.name if matchup_id is None else f"{spec.name}[{printable(matchup_id)}]"
             items.append(
                 EndpointCheck.from_parent(self, name=name, spec=spec, matchup_id=matchup_id)
             )
@@ -611,10 +612,6 @@ class EndpointCheck(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"{self.name}: GET {self.target.path}"
-
-
-def _printable(value: str) -> str:
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in value)
 
 
 # --- fixtures ------------------------------------------------------------------------------

@@ -104,7 +104,11 @@ def run_process(
             if time.monotonic() >= deadline:
                 timed_out = True
                 break
-            cancel.wait(_POLL_SECONDS)
+            if pump.is_alive():
+                pump.join(_POLL_SECONDS)  # returns as soon as the output closes: usually the exit
+            else:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(_POLL_SECONDS)
         if timed_out or cancelled:
             _stop_group(proc, kill_grace)
         pump.join(_DRAIN_SECONDS)

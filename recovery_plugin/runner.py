@@ -25,7 +25,13 @@ from typing import Any, Literal
 from recovery_plugin.clock import now_iso
 from recovery_plugin.config import Runbook, StepSpec, expand, find_config_file, load_runbook
 from recovery_plugin.errors import ConfigError, ExitCode, RecoveryError
-from recovery_plugin.ids import check_matchup_id, read_matchup_file, safe_name, write_matchup_file
+from recovery_plugin.ids import (
+    check_matchup_id,
+    printable,
+    read_matchup_file,
+    safe_name,
+    write_matchup_file,
+)
 from recovery_plugin.model import StepRecord
 from recovery_plugin.progress import Progress
 from recovery_plugin.redact import Redactor, secret_values
@@ -312,8 +318,10 @@ def execute(prepared: Prepared, console: Console, progress: Progress | None = No
 
 
 def _masked(console: Console, redactor: Redactor) -> Console:
-    """Every console line passes the redactor (``api_base`` may carry credentials, ids may not)."""
-    return lambda line: console(redactor.text(line))
+    """Every console line passes the redactor (``api_base`` may carry credentials) and shows
+    control characters escaped (an id with a newline or an escape sequence must not reshape the
+    operator's terminal)."""
+    return lambda line: console(printable(redactor.text(line)))
 
 
 def _report_copy(request: RunRequest) -> Path | None:

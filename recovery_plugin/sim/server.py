@@ -51,6 +51,7 @@ class ServeError(Exception):
 class SimServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # listen backlog: clients open many keep-alive connections at once
 
     def __init__(
         self,
