@@ -13,6 +13,7 @@ import os
 import secrets
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -86,6 +87,8 @@ class Prepared:
     warnings: list[str]
     previous: dict[str, Any] | None = None
     """The report of the run being resumed (``--resume``)."""
+    steps: list[StepRecord] = field(default_factory=list)
+    """The planned steps, with their exact argv."""
 
 
 def prepare(request: RunRequest) -> Prepared:
@@ -116,8 +119,9 @@ def prepare(request: RunRequest) -> Prepared:
     redactor = Redactor(secret_values(step_env, runbook.secret_env))
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
     output_dir = _absolute(settings.output_dir, request.cwd)
-    run_dir = _make_run_dir(output_dir, run_id, settings.sources["output_dir"])
-    return Prepared(
+    _check_output_dir(output_dir, settings.sources["output_dir"])
+    run_dir = output_dir / run_id
+    prepared = Prepared(
         request=request,
         runbook=runbook,
         settings=replace(settings, output_dir=output_dir),
@@ -129,6 +133,8 @@ def prepare(request: RunRequest) -> Prepared:
         warnings=warnings,
         previous=previous,
     )
+    prepared.steps = _plan(prepared)  # placeholders are checked here, before anything is created
+    return prepared
 
 
 def _load_previous(request: RunRequest) -> dict[str, Any]:
@@ -186,21 +192,19 @@ def _dedupe_ids(raw: Sequence[str]) -> tuple[list[str], list[str]]:
     return ids, warnings
 
 
-def _make_run_dir(output_dir: Path, run_id: str, source: str) -> Path:
+def _check_output_dir(output_dir: Path, source: str) -> None:
+    """The output directory exists (created if need be) and takes files; the run dir comes later."""
     if output_dir.exists() and not output_dir.is_dir():
         raise ConfigError(f"output directory {output_dir} (from {source}) is not a directory")
-    run_dir = output_dir / run_id
     try:
-        run_dir.mkdir(parents=True)
-        probe = run_dir / ".write-probe"
-        probe.write_bytes(b"")
-        probe.unlink()
+        output_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=output_dir, prefix=".write-probe-"):
+            pass
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ConfigError(
             f"cannot write to output directory {output_dir} (from {source}): {reason}"
         ) from None
-    return run_dir
 
 
 # --- execution -----------------------------------------------------------------------------
@@ -247,6 +251,26 @@ def execute(prepared: Prepared, console: Console, progress: Progress | None = No
     for warning in prepared.warnings:
         console(warning)
     start = time.monotonic()
+    lock = None
+    if request.mode == "apply":
+        from recovery_plugin.lock import OutputLock
+
+        # Before the run directory exists: a refused apply leaves nothing behind.
+        lock = OutputLock(settings.output_dir, run_id=prepared.run_id, warn=console)
+        lock.acquire()
+    try:
+        prepared.run_dir.mkdir()
+        return _execute_locked(prepared, console, progress, start)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _execute_locked(
+    prepared: Prepared, console: Console, progress: Progress, start: float
+) -> RunOutcome:
+    request = prepared.request
+    settings = prepared.settings
     report = Report(
         run_id=prepared.run_id,
         mode=request.mode,
@@ -268,19 +292,14 @@ def execute(prepared: Prepared, console: Console, progress: Progress | None = No
     if prepared.matchup_ids and request.mode != "dry-run":
         write_matchup_file(prepared.run_dir / MATCHUP_IDS_NAME, prepared.matchup_ids)
     writer = ReportWriter(prepared.run_dir, prepared.redactor, copy_to=_report_copy(request))
-    report.steps = _plan(prepared)
+    report.steps = prepared.steps
     writer.write(report)
-    lock = None
     final: dict[str, Any] | None = None
     interrupt = _Interrupt()
     try:
         with interrupt.installed():
             if request.mode != "dry-run":
                 if request.mode == "apply":
-                    from recovery_plugin.lock import OutputLock
-
-                    lock = OutputLock(settings.output_dir, run_id=prepared.run_id, warn=console)
-                    lock.acquire()
                     _capture_baseline(prepared, report, writer, console)
                     _run_mutating_steps(prepared, report, writer, interrupt, console, progress)
                 final = _run_capture(prepared, report, writer, interrupt, console, progress)
@@ -301,9 +320,6 @@ def execute(prepared: Prepared, console: Console, progress: Progress | None = No
         if isinstance(exc, KeyboardInterrupt):
             return RunOutcome(report.to_dict(), int(interrupt.exit_code), writer.path)
         raise
-    finally:
-        if lock is not None:
-            lock.release()
     if interrupt.signum is not None and final is None:
         # (A signal after the verification session finalised the report changes nothing: the
         # report on disk is complete and the exit code must agree with it.)

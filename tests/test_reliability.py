@@ -362,15 +362,8 @@ def test_a_second_apply_on_a_locked_output_dir_is_refused_at_once(
         assert f"since {holder['started_at']}" in line
         assert holder["pid"] == first.proc.pid
         assert json.loads((out / LOCK_NAME).read_text(encoding="utf-8")) == holder  # untouched
-        # The refused apply ran nothing: its own report (if any) says why, no step has an attempt.
-        for path in _reports(out):
-            refused = json.loads(path.read_text(encoding="utf-8"))
-            if refused["run_id"] == holder["run_id"]:
-                continue
-            assert refused["status"] == "failed"
-            assert "is locked by another apply" in refused["error"]
-            assert all(not step["attempts"] for step in refused["steps"])
-            assert not (path.parent / "steps").exists()
+        # The refused apply left nothing behind: the only run directory is the holder's.
+        assert [p.name for p in out.iterdir() if p.is_dir()] == [holder["run_id"]]
 
         first.proc.send_signal(signal.SIGTERM)
         assert first.wait() == 143
