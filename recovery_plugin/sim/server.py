@@ -97,9 +97,29 @@ class SimHandler(BaseHTTPRequestHandler):
     server_version = "recovery-sim/0.1"
     sys_version = ""
 
+    _conn: sqlite3.Connection | None = None
+
     @property
     def sim(self) -> SimServer:
         return cast(SimServer, self.server)
+
+    def _db(self) -> sqlite3.Connection:
+        """One database connection per client connection, reused by its keep-alive requests
+        (as a real service's connection pool would); closed when the client goes."""
+        if self._conn is None:
+            self._conn = store.connect(self.sim.db_path)
+        return self._conn
+
+    def _drop_db(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self._drop_db()
 
     def log_message(self, format: str, *args: Any) -> None:
         self.sim.log_line(f"{utc_now_iso()} {self.address_string()} {format % args}")
@@ -213,6 +233,7 @@ class SimHandler(BaseHTTPRequestHandler):
         try:
             handler()
         except (sqlite3.Error, store.StoreError) as exc:
+            self._drop_db()  # a broken connection is not reused
             self._json(503, {"detail": f"database unavailable: {exc}"})
 
     # --- faults -----------------------------------------------------------------------------
@@ -257,14 +278,13 @@ class SimHandler(BaseHTTPRequestHandler):
     # --- endpoints --------------------------------------------------------------------------
 
     def _summary(self) -> None:
-        with store.open_db(self.sim.db_path) as conn:
-            counts = store.scope_counts(conn)
-            as_of = store.latest_updated_at(conn)
+        conn = self._db()
+        counts = store.scope_counts(conn)
+        as_of = store.latest_updated_at(conn)
         self._json(200, views.summary_body(counts, as_of))
 
     def _matchup(self, matchup_id: str) -> None:
-        with store.open_db(self.sim.db_path) as conn:
-            row = store.get_matchup(conn, matchup_id)
+        row = store.get_matchup(self._db(), matchup_id)
         if row is None or row.observation is None:
             self._json(404, {"detail": "matchup not found"})
         else:

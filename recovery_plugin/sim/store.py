@@ -8,7 +8,7 @@ Tables:
   — ingest job runs (``run_type`` "ingest") and reprocess applies ("reprocess").
 
 The database runs in WAL mode with a busy timeout so the server and the commands can use it at
-the same time. Every connection is opened per use and closed (``open_db``).
+the same time. Commands open a connection per use (``open_db``); the server keeps one per client connection.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ __all__ = [
     "ObservationRow",
     "RunResult",
     "StoreError",
+    "connect",
     "find_observations",
     "get_matchup",
     "ingest_records",
@@ -136,15 +137,25 @@ def parse_database_url(url: str) -> Path:
     return Path(rest)
 
 
-@contextlib.contextmanager
-def open_db(path: Path, *, create: bool = False) -> Iterator[sqlite3.Connection]:
-    """Open (and always close) a connection in autocommit mode; ``create`` allows a new file."""
+def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode (the caller closes it); ``create`` allows a new file."""
     if not create and not path.is_file():
         raise StoreError(f"database file does not exist: {path} (has the service been started?)")
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+@contextlib.contextmanager
+def open_db(path: Path, *, create: bool = False) -> Iterator[sqlite3.Connection]:
+    """Open (and always close) a connection in autocommit mode; ``create`` allows a new file."""
+    conn = connect(path, create=create)
+    try:
         yield conn
     finally:
         conn.close()
