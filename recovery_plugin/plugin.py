@@ -9,12 +9,10 @@ fixtures, and does nothing else.
 from __future__ import annotations
 
 import os
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -306,11 +304,11 @@ def _attach_plain_report(
     preflight: dict[str, bool],
 ) -> None:
     """Plain ``pytest --recovery-output-dir``: captures and a verify-mode report in a new run dir."""
-    from recovery_plugin.clock import now_iso
+    from recovery_plugin.clock import new_run_id, now_iso
     from recovery_plugin.model import StepRecord
     from recovery_plugin.report import CAPTURE_NAME, Report, ReportWriter
 
-    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    run_id = new_run_id()
     run_dir = output_dir / run_id
     try:
         run_dir.mkdir(parents=True)

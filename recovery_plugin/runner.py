@@ -10,7 +10,6 @@ import contextlib
 import io
 import json
 import os
-import secrets
 import signal
 import sys
 import tempfile
@@ -18,12 +17,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any, Literal
 
-from recovery_plugin.clock import now_iso
+from recovery_plugin.clock import new_run_id, now_iso
 from recovery_plugin.config import Runbook, StepSpec, expand, find_config_file, load_runbook
 from recovery_plugin.errors import ConfigError, ExitCode, RecoveryError
 from recovery_plugin.ids import (
@@ -117,7 +115,7 @@ def prepare(request: RunRequest) -> Prepared:
         raise ConfigError("--poll-fingerprint is empty")
     step_env = {**request.environ, **runbook.env}
     redactor = Redactor(secret_values(step_env, runbook.secret_env))
-    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    run_id = new_run_id()
     output_dir = _absolute(settings.output_dir, request.cwd)
     _check_output_dir(output_dir, settings.sources["output_dir"])
     run_dir = output_dir / run_id
