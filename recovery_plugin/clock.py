@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
+import os
 from datetime import UTC, datetime
 
 __all__ = ["new_run_id", "now_iso"]
@@ -14,4 +14,5 @@ def now_iso() -> str:
 
 def new_run_id() -> str:
     """``YYYYmmddTHHMMSSZ-xxxxxx``: sorts by start time, unique across concurrent runs."""
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    # os.urandom, as secrets.token_hex uses, without importing secrets (it loads OpenSSL).
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + os.urandom(3).hex()

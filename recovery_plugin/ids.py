@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -46,6 +45,8 @@ def safe_name(value: str) -> str:
     The readable part keeps ASCII letters, digits, ``.``, ``_`` and ``-``; a hash of the full
     value follows, so ``a/b`` and ``a_b`` never share a directory and ``..`` can never escape.
     """
+    import hashlib  # deferred: OpenSSL start-up is a measurable part of the CLI's
+
     slug = _UNSAFE.sub("_", value).strip("._-")[:_MAX_SLUG] or "id"
     digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:10]
     return f"{slug}-{digest}"

@@ -291,7 +291,8 @@ def _execute_locked(
         write_matchup_file(prepared.run_dir / MATCHUP_IDS_NAME, prepared.matchup_ids)
     writer = ReportWriter(prepared.run_dir, prepared.redactor, copy_to=_report_copy(request))
     report.steps = prepared.steps
-    writer.write(report)
+    if request.mode != "dry-run":  # a dry-run's report is written once, whole, at the end
+        writer.write(report)
     final: dict[str, Any] | None = None
     interrupt = _Interrupt()
     try:
