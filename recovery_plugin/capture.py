@@ -10,7 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,6 @@ __all__ = [
     "Readiness",
     "Target",
     "capture_all",
-    "capture_batch",
     "make_client",
     "targets_for",
     "wait_ready",
@@ -190,7 +189,7 @@ def _decode_body(capture: Capture, body: bytes, redactor: Redactor) -> None:
         capture.body = None  # no body (204, an empty error): nothing to decode
         return
     try:
-        capture.body = redactor.obj(json.loads(text))
+        capture.body = redactor.json_document(text, json.loads(text))
     except json.JSONDecodeError as exc:
         capture.body = redactor.text(text[:_PREVIEW_CHARS])
         capture.decode_error = {
@@ -253,36 +252,97 @@ def capture_all(
     return {(c.name, c.matchup_id): c for c in captures}
 
 
-@dataclass
+Key = tuple[str, str | None]
+
+
 class CaptureBatch:
-    """One readiness wait and one capture of every target: what a verification session checks."""
+    """A readiness wait, then one capture of every target, running in the background.
 
-    readiness: Readiness | None
-    captures: dict[tuple[str, str | None], Capture]
+    Each capture can be read as soon as it has arrived, so the checks run while later requests
+    are still in flight; :meth:`wait` returns them all. One keep-alive client serves the batch.
+    """
 
+    def __init__(
+        self,
+        base_url: str,
+        targets: Iterable[Target],
+        spec: CaptureSpec,
+        *,
+        redactor: Redactor,
+        readiness_path: str | None,
+        cancel: threading.Event | None = None,
+        on_done: Callable[[Capture], None] = lambda capture: None,
+    ) -> None:
+        self.base_url = base_url
+        self.spec = spec
+        self.redactor = redactor
+        self.readiness_path = readiness_path
+        self.cancel = cancel
+        self.on_done = on_done
+        self.readiness: Readiness | None = None
+        self._targets = {t.key: t for t in targets}
+        self._futures: dict[Key, Future[Capture]] = {}
+        self._error: BaseException | None = None
+        self._submitted = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="capture-batch", daemon=True)
 
-def capture_batch(
-    base_url: str,
-    targets: Iterable[Target],
-    spec: CaptureSpec,
-    *,
-    redactor: Redactor,
-    readiness_path: str | None,
-    cancel: threading.Event | None = None,
-    on_done: Callable[[Capture], None] = lambda capture: None,
-) -> CaptureBatch:
-    """Wait for readiness (when a path is given), then capture ``targets``, over one client."""
-    targets = list(targets)
-    with make_client(spec) as client:
-        readiness = None
-        if readiness_path is not None and targets:
-            readiness = wait_ready(
-                base_url, readiness_path, spec, redactor=redactor, cancel=cancel, client=client
+    def start(self) -> CaptureBatch:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        lock = threading.Lock()
+
+        def one(client: httpx.Client, target: Target) -> Capture:
+            capture = fetch(
+                client,
+                self.base_url,
+                target,
+                max_body=self.spec.max_body_bytes,
+                redactor=self.redactor,
             )
-        captures = capture_all(
-            base_url, targets, spec, redactor=redactor, client=client, on_done=on_done
-        )
-    return CaptureBatch(readiness, captures)
+            with lock:
+                self.on_done(capture)
+            return capture
+
+        try:
+            with make_client(self.spec) as client:
+                if self.readiness_path is not None and self._targets:
+                    self.readiness = wait_ready(
+                        self.base_url,
+                        self.readiness_path,
+                        self.spec,
+                        redactor=self.redactor,
+                        cancel=self.cancel,
+                        client=client,
+                    )
+                workers = max(1, self.spec.concurrency)
+                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="capture") as pool:
+                    for key, target in self._targets.items():
+                        self._futures[key] = pool.submit(one, client, target)
+                    self._submitted.set()
+        except BaseException as exc:  # handed to whoever reads the batch
+            self._error = exc
+        finally:
+            self._submitted.set()
+
+    def get(self, target: Target) -> Capture | None:
+        """The capture of ``target`` once it has arrived; None when the batch does not hold it."""
+        self._submitted.wait()
+        future = self._futures.get(target.key)
+        if future is None:
+            if self._error is not None:
+                raise self._error
+            return None
+        capture = future.result()
+        return capture if capture.path == target.path else None
+
+    def wait(self) -> dict[Key, Capture]:
+        """Every capture of the batch, once all have arrived."""
+        self._thread.join()
+        if self._error is not None and not self._futures:
+            raise self._error
+        return {key: future.result() for key, future in self._futures.items()}
 
 
 def wait_ready(

@@ -25,8 +25,6 @@ from recovery_plugin.ids import printable
 from recovery_plugin.redact import Redactor, secret_values
 
 if TYPE_CHECKING:  # httpx is imported only once the plugin is enabled
-    from concurrent.futures import Future
-
     from recovery_plugin.capture import Capture, CaptureBatch, Readiness, Target
 
 __all__ = [
@@ -74,7 +72,7 @@ class RunContext:
     on_finish: Callable[[FinishedVerification], None] | None = None
     on_capture: Callable[[Capture], None] | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
-    prefetch: Future[CaptureBatch] | None = None
+    prefetch: CaptureBatch | None = None
     """A capture batch the launcher started before the session, overlapping pytest's start-up."""
 
     def pytest_configure(self, config: pytest.Config) -> None:
@@ -390,7 +388,8 @@ class VerificationSession:
         self.context = context
         self.endpoints: list[EndpointSpec] = list(context.endpoints)
         self.readiness: Readiness | None = None
-        self._captures: dict[tuple[str, str | None], Capture] | None = None
+        self._batch: CaptureBatch | None = None
+        self._extra: dict[tuple[str, str | None], Capture] = {}
         self._selected: list[Target] = []
         self._lock = threading.Lock()
         self._started = time.monotonic()
@@ -420,72 +419,69 @@ class VerificationSession:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self._selected = [item.target for item in session.items if isinstance(item, EndpointCheck)]
 
-    def captures(self) -> dict[tuple[str, str | None], Capture]:
+    def batch(self) -> CaptureBatch:
+        """The session's capture batch: the launcher's (started before the session), or one
+        started here for the selected checks when the first check or fixture needs it."""
+        from recovery_plugin.capture import CaptureBatch
+
         with self._lock:
-            if self._captures is None:
-                self._captures = self._capture_selected()
-            return self._captures
-
-    def capture_for(self, target: Target) -> Capture:
-        from recovery_plugin.capture import fetch, make_client
-
-        captures = self.captures()
-        if target.key not in captures:  # asked for outside the selection: fetch it on its own
-            with make_client(self.context.capture) as client:
-                captures[target.key] = fetch(
-                    client,
-                    self.context.base_url,
-                    target,
-                    max_body=self.context.capture.max_body_bytes,
-                    redactor=self.context.redactor,
-                )
-        return captures[target.key]
-
-    def _capture_selected(self) -> dict[tuple[str, str | None], Capture]:
-        from recovery_plugin.capture import capture_all, capture_batch
-
-        context = self.context
-        on_done = context.on_capture or (lambda capture: None)
-        if context.prefetch is not None:
-            batch = context.prefetch.result()
-            # A hook may have added endpoints or moved one (same name, other path): fetch those now.
-            missing = [
-                t
-                for t in self._selected
-                if t.key not in batch.captures or batch.captures[t.key].path != t.path
-            ]
-            if missing:
-                batch.captures.update(
-                    capture_all(
+            if self._batch is None:
+                context = self.context
+                self._batch = (
+                    context.prefetch
+                    or CaptureBatch(
                         context.base_url,
-                        missing,
+                        self._selected,
                         context.capture,
                         redactor=context.redactor,
-                        on_done=on_done,
-                    )
+                        readiness_path=context.readiness_path,
+                        cancel=context.cancel,
+                        on_done=context.on_capture or (lambda capture: None),
+                    ).start()
                 )
-        else:
-            batch = capture_batch(
-                context.base_url,
-                self._selected,
-                context.capture,
-                redactor=context.redactor,
-                readiness_path=context.readiness_path,
-                cancel=context.cancel,
-                on_done=on_done,
-            )
+            return self._batch
+
+    def capture_for(self, target: Target) -> Capture:
+        """``target``'s capture: from the batch as soon as it arrives, else fetched on its own
+        (a check a hook added or moved, or one asked for outside the selection)."""
+        from recovery_plugin.capture import fetch, make_client
+
+        batch = self.batch()
+        capture = batch.get(target)
         self.readiness = batch.readiness
-        return batch.captures
+        if capture is not None:
+            return capture
+        with self._lock:
+            extra = self._extra.get(target.key)
+            if extra is None or extra.path != target.path:
+                with make_client(self.context.capture) as client:
+                    extra = fetch(
+                        client,
+                        self.context.base_url,
+                        target,
+                        max_body=self.context.capture.max_body_bytes,
+                        redactor=self.context.redactor,
+                    )
+                self._extra[target.key] = extra
+            return extra
+
+    def captures(self) -> dict[tuple[str, str | None], Capture]:
+        """Every capture of the session, once all have arrived."""
+        batch = self.batch()
+        captures = {**batch.wait(), **self._extra}
+        self.readiness = batch.readiness
+        return captures
 
     def write_captures(self) -> None:
         from recovery_plugin.capture import write_capture_file
 
         if self.context.capture_path is None:
             return
+        captures = self.captures() if self._batch is not None else {}
         write_capture_file(
             self.context.capture_path,
             self.context.redactor.text(self.context.base_url),
-            (self._captures or {}).values(),
+            captures.values(),
             self.readiness,
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -41,6 +42,11 @@ class Redactor:
         ordered = sorted(values, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
         self._longest = len(ordered[0]) if ordered else 0
+        # A secret JSON writes as-is (printable ASCII, no quote or backslash) can be masked in a
+        # JSON document's text directly; any other needs the document walked string by string.
+        self._json_plain = all(
+            v.isascii() and v.isprintable() and '"' not in v and "\\" not in v for v in values
+        )
 
     def split_for_stream(self, text: str) -> tuple[str, str]:
         """Split unfinished streamed text into (safe to mask and write now, carry into the next read).
@@ -67,6 +73,14 @@ class Redactor:
         if "@" in value and "://" in value:
             value = _URL_CREDENTIALS.sub(lambda m: f"{m.group('scheme')}{MASK}@", value)
         return _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", value)
+
+    def json_document(self, text: str, parsed: Any) -> Any:
+        """``parsed`` (decoded from ``text``) with secrets masked: one pass over the text when
+        that is exact, which it is for nearly every body (the common case masks nothing)."""
+        if not self._json_plain:
+            return self.obj(parsed)
+        masked = self.text(text)
+        return parsed if masked == text else json.loads(masked)
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         return {

@@ -11,7 +11,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -81,7 +80,7 @@ def run_verification(
     import pytest
     from pytest_jsonreport.plugin import JSONReport
 
-    from recovery_plugin.capture import CaptureBatch, capture_batch, targets_for
+    from recovery_plugin.capture import CaptureBatch, targets_for
     from recovery_plugin.plugin import RunContext, apply_verification
 
     run_dir = prepared.run_dir
@@ -126,26 +125,16 @@ def run_verification(
     settings = prepared.settings
     capture_spec = replace(prepared.runbook.capture, timeout=settings.capture_timeout)
     # Start capturing now, while pytest starts up and collects: the requests wait on the network,
-    # pytest's start-up on the CPU. The session picks the batch up when its first check runs.
-    prefetch: Future[CaptureBatch] = Future()
-
-    def capture_ahead() -> None:
-        try:
-            prefetch.set_result(
-                capture_batch(
-                    settings.api_base,
-                    targets_for(prepared.runbook.endpoints, prepared.matchup_ids),
-                    capture_spec,
-                    redactor=prepared.redactor,
-                    readiness_path="/health",
-                    cancel=cancel,
-                    on_done=on_capture or (lambda _capture: None),
-                )
-            )
-        except BaseException as exc:  # handed to the session, which reports it as the checks' error
-            prefetch.set_exception(exc)
-
-    threading.Thread(target=capture_ahead, name="capture-ahead", daemon=True).start()
+    # pytest's start-up on the CPU. Each check then reads its capture as soon as it has arrived.
+    prefetch = CaptureBatch(
+        settings.api_base,
+        targets_for(prepared.runbook.endpoints, prepared.matchup_ids),
+        capture_spec,
+        redactor=prepared.redactor,
+        readiness_path="/health",
+        cancel=cancel,
+        on_done=on_capture or (lambda _capture: None),
+    ).start()
     context = RunContext(
         base_url=settings.api_base,
         matchup_ids=list(prepared.matchup_ids),

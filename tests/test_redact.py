@@ -163,3 +163,20 @@ def test_redacting_a_long_unbroken_token_takes_linear_time() -> None:
 
     assert result == text
     assert elapsed < 0.25, f"redacting 40,000 characters took {elapsed:.2f}s"
+
+
+def test_json_document_masks_like_the_structural_walk() -> None:
+    import json
+
+    plain = Redactor(["tok-123456"])
+    document = {"a": "x tok-123456 y", "url": "http://u:p@h/x", "tok-123456": [1, "tok-123456"]}
+    text = json.dumps(document)
+    assert plain.json_document(text, json.loads(text)) == plain.obj(document)
+    untouched = {"title": "서울시장", "n": 3}
+    text = json.dumps(untouched, ensure_ascii=False)
+    parsed = json.loads(text)
+    assert plain.json_document(text, parsed) is parsed  # nothing to mask: no second parse
+    quoted = Redactor(['pa"ss\\word'])
+    document = {"a": 'x pa"ss\\word'}
+    text = json.dumps(document)
+    assert quoted.json_document(text, json.loads(text)) == {"a": "x ***"}
