@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,35 @@ from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent
 KOREAN_ID = "20260603|광역자치단체장|11-000"
+
+
+def is_gone(pid: int) -> bool:
+    """True once ``pid`` has exited: no such process, or a zombie waiting to be reaped.
+
+    A grandchild whose parent was killed is re-parented to PID 1; until PID 1 reaps it (here it
+    can take a second or more), it is a zombie (state ``Z``): dead, holding nothing but its pid,
+    yet ``os.kill(pid, 0)`` succeeds.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def assert_processes_gone(pids: Iterable[int], deadline_s: float = 5.0) -> None:
+    """Every pid exits within the deadline (polled, never a fixed sleep)."""
+    pending = set(pids)
+    deadline = time.monotonic() + deadline_s
+    while pending and time.monotonic() < deadline:
+        pending = {pid for pid in pending if not is_gone(pid)}
+        if pending:
+            time.sleep(0.02)
+    assert not pending, f"processes still running after the step was stopped: {sorted(pending)}"
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ fault to the test here that proves it.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from conftest import KOREAN_ID
+from conftest import KOREAN_ID, assert_processes_gone
 from recovery_plugin.fixtures import BundleResult
 from recovery_plugin.sim.data import MATCHUP_IDS
 from recovery_plugin.sim.faults import hang_pid_path
@@ -50,34 +49,6 @@ def _verify(run_bundle: Runner, sim: SimulatedService, *ids: str) -> BundleResul
     for matchup_id in ids:
         args += ["--matchup-id", matchup_id]
     return run_bundle(*args)
-
-
-def _is_gone(pid: int) -> bool:
-    """True once ``pid`` has exited: no such process, or a zombie waiting for init to reap it.
-
-    A grandchild whose parent was killed is re-parented to PID 1; until PID 1 reaps it, it is a
-    zombie (state ``Z``): dead, holding nothing but its pid, yet ``os.kill(pid, 0)`` succeeds.
-    """
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
-
-
-def assert_processes_gone(pids: Iterable[int]) -> None:
-    """Every pid exits within the deadline (polled, never a fixed sleep)."""
-    pending = set(pids)
-    deadline = time.monotonic() + GONE_DEADLINE_S
-    while pending and time.monotonic() < deadline:
-        pending = {pid for pid in pending if not _is_gone(pid)}
-        if pending:
-            time.sleep(0.02)
-    assert not pending, f"processes still running after the step was stopped: {sorted(pending)}"
 
 
 def _hang_pids(sim: SimulatedService, command: str) -> list[int]:

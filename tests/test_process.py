@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import textwrap
 import threading
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import is_gone
 from recovery_plugin import process
 from recovery_plugin.process import TAIL_LINES, run_process
 from recovery_plugin.redact import MASK, Redactor
@@ -38,26 +38,13 @@ def _run(
     )
 
 
-def _is_gone(pid: int) -> bool:
-    """Not running any more: no such process, or a zombie waiting for an init that may not reap."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
-
-
 def _wait_gone(pid: int, seconds: float = 2.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if _is_gone(pid):
+        if is_gone(pid):
             return True
         time.sleep(0.02)
-    return _is_gone(pid)
+    return is_gone(pid)
 
 
 # A child that starts a grandchild ignoring SIGTERM, records both pids, then hangs.

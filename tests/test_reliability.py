@@ -24,7 +24,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from conftest import KOREAN_ID
+from conftest import KOREAN_ID, assert_processes_gone, is_gone
 from recovery_plugin.evidence import BEFORE_NAME
 from recovery_plugin.fixtures import BundleResult
 from recovery_plugin.lock import LOCK_NAME
@@ -47,29 +47,6 @@ def _wait_for(what: str, predicate: Callable[[], bool], timeout: float = WAIT_S)
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.01)
-
-
-def _is_gone(pid: int) -> bool:
-    """True once ``pid`` has exited (no such process, or a zombie PID 1 has not reaped yet)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
-
-
-def _assert_gone(pids: Iterable[int]) -> None:
-    pending = set(pids)
-    deadline = time.monotonic() + 5.0
-    while pending and time.monotonic() < deadline:
-        pending = {pid for pid in pending if not _is_gone(pid)}
-        if pending:
-            time.sleep(0.02)
-    assert not pending, f"still running after the harness stopped the step: {sorted(pending)}"
 
 
 def _hang_pids(sim: SimulatedService, command: str) -> list[int]:
@@ -173,7 +150,7 @@ def test_a_signal_during_ingest_stops_its_group_and_reports_interrupted(
     assert report["steps"][1]["error"] == "not run: the run was interrupted"
     assert report["finished_at"] is not None
     assert "apply: interrupted" in harness.output
-    _assert_gone(pids)
+    assert_processes_gone(pids)
     assert not (out / LOCK_NAME).exists(), "the lock outlived the interrupted run"
 
 
@@ -204,7 +181,7 @@ def test_sigterm_during_reprocess_keeps_every_step_so_far(
     assert report["steps"][0]["attempts"][0]["exit_code"] == 0
     (guide,) = [g for g in report["ops_checklist"] if g.startswith("rollback-guide: reprocess")]
     assert KOREAN_ID in guide
-    _assert_gone(_hang_pids(sim, "reprocess"))
+    assert_processes_gone(_hang_pids(sim, "reprocess"))
 
 
 def _step_status(output_dir: Path, matchup_id: str) -> str | None:
@@ -279,7 +256,7 @@ def _kill_orphans(marker: str) -> None:
                 os.killpg(pid, signal.SIGKILL)  # a step leads its own process group
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-    _assert_gone(_processes_mentioning(marker))
+    assert_processes_gone(_processes_mentioning(marker))
 
 
 MOMENTS: dict[str, Callable[[Path], bool]] = {
@@ -368,7 +345,7 @@ def test_a_second_apply_on_a_locked_output_dir_is_refused_at_once(
         first.proc.send_signal(signal.SIGTERM)
         assert first.wait() == 143
     assert not (out / LOCK_NAME).exists()
-    _assert_gone(_hang_pids(sim, "ingest"))
+    assert_processes_gone(_hang_pids(sim, "ingest"))
 
 
 def _dead_pid() -> int:
@@ -379,7 +356,7 @@ def _dead_pid() -> int:
         check=True,
     )
     pid = int(proc.stdout)
-    assert _is_gone(pid)
+    assert is_gone(pid)
     return pid
 
 
