@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from recovery_plugin.summary import GUIDE_PREFIXES
+from recovery_plugin.summary import GUIDE_PREFIXES, step_label
 
 __all__ = ["render_markdown"]
 
@@ -25,11 +25,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         "| --- | --- | --- | --- | --- |",
     ]
     for step in report.get("steps", []):
-        name = (
-            step["name"]
-            if step.get("matchup_id") is None
-            else f"{step['name']} [{step['matchup_id']}]"
-        )
+        name = step_label(step)
         lines.append(
             f"| {_cell(name)} | {_cell(step['status'])} | {_cell(step.get('exit_code'))}"
             f" | {_cell(step.get('duration_s'))} | {_cell(step.get('error'))} |"

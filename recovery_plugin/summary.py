@@ -21,7 +21,8 @@ def pad(text: str, width: int) -> str:
     return text + " " * max(0, width - display_width(text))
 
 
-def _label(step: Mapping[str, Any]) -> str:
+def step_label(step: Mapping[str, Any]) -> str:
+    """``ingest``, ``capture``, or ``reprocess [<matchup id>]``."""
     if step.get("matchup_id") is None:
         return str(step["name"])
     return f"{step['name']} [{step['matchup_id']}]"
@@ -32,7 +33,7 @@ def render_summary(report: Mapping[str, Any], report_path: str) -> list[str]:
     took = f" in {duration:.1f}s" if isinstance(duration, int | float) else ""
     lines = [f"recovery-bundle {report['mode']}: {report['status']}{took} (run {report['run_id']})"]
     steps = report.get("steps", [])
-    width = max((display_width(_label(s)) for s in steps), default=0)
+    width = max((display_width(step_label(s)) for s in steps), default=0)
     for step in steps:
         seconds = step.get("duration_s")
         timing = f"{seconds:6.1f}s" if isinstance(seconds, int | float) else "      -"
@@ -43,7 +44,7 @@ def render_summary(report: Mapping[str, Any], report_path: str) -> list[str]:
             extra += (
                 f"  {s['passed']} passed, {s['failed']} failed, {s['error']} errors of {s['total']}"
             )
-        lines.append(f"  {pad(_label(step), width)}  {step['status']:<11} {timing}{extra}")
+        lines.append(f"  {pad(step_label(step), width)}  {step['status']:<11} {timing}{extra}")
         if step.get("status") == "planned" and step.get("command") and step["name"] != "capture":
             lines.append(f"      $ {shlex.join(step['command'])}")
     for line in report.get("ops_checklist", []):

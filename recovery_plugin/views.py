@@ -15,7 +15,7 @@ from typing import Any
 
 from recovery_plugin.errors import RecoveryError
 from recovery_plugin.report import CAPTURE_NAME, REPORT_NAME
-from recovery_plugin.summary import GUIDE_PREFIXES, display_width, pad
+from recovery_plugin.summary import GUIDE_PREFIXES, display_width, pad, step_label
 
 __all__ = ["list_runs", "load_report", "render_history", "render_html", "render_text"]
 
@@ -36,14 +36,6 @@ def load_report(path: Path) -> tuple[dict[str, Any], Path]:
     return data, report_path
 
 
-def _label(step: Mapping[str, Any]) -> str:
-    return (
-        str(step["name"])
-        if step.get("matchup_id") is None
-        else f"{step['name']} {step['matchup_id']}"
-    )
-
-
 def render_text(report: Mapping[str, Any]) -> str:
     lines = [
         f"run {report['run_id']}  mode {report['mode']}  status {report['status']}"
@@ -54,14 +46,14 @@ def render_text(report: Mapping[str, Any]) -> str:
         lines.append(f"resumed from {report['resumed_from']}")
     lines += ["", "Steps"]
     steps = report.get("steps", [])
-    width = max((display_width(_label(s)) for s in steps), default=4)
+    width = max((display_width(step_label(s)) for s in steps), default=4)
     for step in steps:
         seconds = step.get("duration_s")
         timing = f"{seconds:7.2f}s" if isinstance(seconds, int | float) else "       -"
         attempts = len(step.get("attempts") or [])
         code = step.get("exit_code")
         lines.append(
-            f"  {pad(_label(step), width)}  {step['status']:<11} {timing}  attempts {attempts}"
+            f"  {pad(step_label(step), width)}  {step['status']:<11} {timing}  attempts {attempts}"
             f"  exit {'-' if code is None else code}"
         )
         if step.get("error"):
@@ -120,7 +112,8 @@ def _timeline(
             left = max(0.0, min(100.0, offset / total * 100))
             width = max(0.5, min(100.0 - left, duration / total * 100))
             rows.append(
-                f'<div class="row"><span class="label">{html.escape(_label(step))} #{attempt.get("attempt", 1)}</span>'
+                f'<div class="row"><span class="label">{html.escape(step_label(step))}'
+                f" #{attempt.get('attempt', 1)}</span>"
                 f'<span class="track"><span class="bar {html.escape(str(attempt.get("status")))}"'
                 f' style="left:{left:.2f}%;width:{width:.2f}%"'
                 f' title="{html.escape(str(attempt.get("status")))} {duration:.2f}s"></span></span></div>'
@@ -135,7 +128,7 @@ def render_html(report: Mapping[str, Any], run_dir: Path) -> str:
     start = datetime.fromisoformat(report["started_at"]) if report.get("started_at") else None
     total = float(report.get("duration_s") or 0.0)
     step_rows = "".join(
-        f'<tr class="{e(s["status"])}"><td>{e(_label(s))}</td><td>{e(s["status"])}</td>'
+        f'<tr class="{e(s["status"])}"><td>{e(step_label(s))}</td><td>{e(s["status"])}</td>'
         f"<td>{e(str(s.get('exit_code')))}</td><td>{len(s.get('attempts') or [])}</td>"
         f"<td>{e(str(s.get('duration_s')))}</td><td>{e(str(s.get('error') or ''))}</td></tr>"
         for s in steps
