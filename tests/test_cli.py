@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from conftest import KOREAN_ID, CountingServer
@@ -160,24 +161,27 @@ def test_precedence_flag_over_env_over_config(cli_runner: CliRunner, tmp_path: P
     assert _report(tmp_path / "c")["api_base"] == "http://flag.invalid:3"
 
 
-def test_recovery_toml_in_working_directory_is_found(cli_runner: CliRunner, tmp_path: Path) -> None:
+def test_recovery_toml_in_working_directory_is_found(
+    cli_runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "recovery.toml").write_text('output_dir = "from-config"\n', encoding="utf-8")
-    with cli_runner.isolated_filesystem(temp_dir=tmp_path) as cwd:
-        Path(cwd, "recovery.toml").write_text('output_dir = "from-config"\n', encoding="utf-8")
-        result = cli_runner.invoke(cli, ["run"])
-        assert result.exit_code == 0, result.output
-        assert list(Path(cwd, "from-config").glob("*/recovery_bundle_report.json"))
+    result = cli_runner.invoke(cli, ["run"])
+    assert result.exit_code == 0, result.output
+    assert list((tmp_path / "from-config").glob("*/recovery_bundle_report.json"))
 
 
-def test_pyproject_tool_table_is_found(cli_runner: CliRunner, tmp_path: Path) -> None:
-    with cli_runner.isolated_filesystem(temp_dir=tmp_path) as cwd:
-        Path(cwd, "pyproject.toml").write_text(
-            '[project]\nname = "svc"\n[tool.recovery_bundle]\noutput_dir = "pp-runs"\n',
-            encoding="utf-8",
-        )
-        assert cli_runner.invoke(cli, ["run"]).exit_code == 0
-        report = _report(Path(cwd, "pp-runs"))
-        assert report["config_source"].endswith("[tool.recovery_bundle]")
+def test_pyproject_tool_table_is_found(
+    cli_runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "svc"\n[tool.recovery_bundle]\noutput_dir = "pp-runs"\n',
+        encoding="utf-8",
+    )
+    assert cli_runner.invoke(cli, ["run"]).exit_code == 0
+    report = _report(tmp_path / "pp-runs")
+    assert report["config_source"].endswith("[tool.recovery_bundle]")
 
 
 def _one_line_error(result: Any, *needles: str) -> None:
