@@ -26,21 +26,13 @@ EXIT_CODES_HELP = (
 )
 
 
-class _ReportedError(click.ClickException):
-    """A RecoveryError shown as ``recovery-bundle: error: ...`` with its documented exit code."""
-
-    def __init__(self, error: RecoveryError) -> None:
-        super().__init__(error.message)
-        self.exit_code = int(error.exit_code)
-
-    def show(self, file: Any = None) -> None:
-        from recovery_plugin.redact import Redactor  # masks URL credentials in a named value
-
-        click.echo(f"recovery-bundle: error: {Redactor().text(self.format_message())}", err=True)
-
-
 def _fail(error: RecoveryError) -> NoReturn:
-    raise _ReportedError(error)
+    """Print ``recovery-bundle: error: ...`` (one line, credentials masked) and exit with the
+    error's documented code."""
+    from recovery_plugin.redact import Redactor  # masks URL credentials in a named value
+
+    click.echo(f"recovery-bundle: error: {Redactor().text(error.message)}", err=True)
+    sys.exit(int(error.exit_code))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -41,6 +41,7 @@ __all__ = ["RunOutcome", "RunRequest", "execute", "prepare"]
 
 Mode = Literal["dry-run", "apply", "verify"]
 Console = Callable[[str], None]
+MAX_CONSOLE_FAILURES = 10
 MATCHUP_IDS_NAME = "matchup_ids.json"
 FAILED_IDS_NAME = "failed_reprocess_ids.json"
 STEP_REPORT_NAMES = {"ingest": "ingest_retry_report.json", "reprocess": "reprocess_report.json"}
@@ -521,12 +522,12 @@ def _run_mutating_steps(
         if record.name == "reprocess":
             progress.advance("reprocess")
         attempts = len(record.attempts)
+        last_output = next((line for line in reversed(record.tail) if line.strip()), None)
         console(
-            prepared.redactor.text(
-                f"[{label}] {record.status} in {record.duration_s:.1f}s"
-                + (f" ({attempts} attempts)" if attempts > 1 else "")
-                + (f": {record.error}" if record.error else "")
-            )
+            f"[{label}] {record.status} in {record.duration_s:.1f}s"
+            + (f" ({attempts} attempts)" if attempts > 1 else "")
+            + (f": {record.error}" if record.error else "")
+            + (f"; last output: {last_output[:300]}" if record.failed and last_output else "")
         )
         if record.failed and not request.continue_on_error:
             stop_mutations.set()
@@ -634,9 +635,23 @@ def _run_capture(
             f"[capture] {capture.status}: {summary['passed']} passed, {summary['failed']} failed,"
             f" {summary['error']} errors of {summary['total']}"
         )
-        for test in (report.verification or {}).get("tests", []):
-            if test["outcome"] in ("failed", "error") and test.get("message"):
-                console(prepared.redactor.text(f"  - {test['message'].splitlines()[0]}"))
+        failures = [
+            t
+            for t in (report.verification or {}).get("tests", [])
+            if t["outcome"] in ("failed", "error")
+        ]
+        for test in failures[:MAX_CONSOLE_FAILURES]:
+            console(f"  - {(test.get('message') or test['nodeid']).splitlines()[0]}")
+        if len(failures) > MAX_CONSOLE_FAILURES:
+            console(
+                f"  ... and {len(failures) - MAX_CONSOLE_FAILURES} more (every reason is in the report)"
+            )
+        readiness = report.readiness
+        if readiness is not None and not readiness.get("ready"):
+            console(
+                f"[capture] readiness: {readiness['url']} did not answer 2xx within"
+                f" {readiness['deadline_s']:g}s ({len(readiness['attempts'])} probes)"
+            )
     else:
         console(f"[capture] {capture.status}: {capture.error}")
     payload: dict[str, Any] | None = finished.get("payload")
