@@ -88,6 +88,8 @@ class Prepared:
     """The report of the run being resumed (``--resume``)."""
     steps: list[StepRecord] = field(default_factory=list)
     """The planned steps, with their exact argv."""
+    report_copy: Path | None = None
+    """``--report``: where a copy of the report goes (its directory exists)."""
 
 
 def prepare(request: RunRequest) -> Prepared:
@@ -133,6 +135,7 @@ def prepare(request: RunRequest) -> Prepared:
         previous=previous,
     )
     prepared.steps = _plan(prepared)  # placeholders are checked here, before anything is created
+    prepared.report_copy = _report_copy(request)
     return prepared
 
 
@@ -290,7 +293,7 @@ def _execute_locked(
         report.resumed_from = str(prepared.previous.get("run_dir"))
     if prepared.matchup_ids and request.mode != "dry-run":
         write_matchup_file(prepared.run_dir / MATCHUP_IDS_NAME, prepared.matchup_ids)
-    writer = ReportWriter(prepared.run_dir, prepared.redactor, copy_to=_report_copy(request))
+    writer = ReportWriter(prepared.run_dir, prepared.redactor, copy_to=prepared.report_copy)
     report.steps = prepared.steps
     if request.mode != "dry-run":  # a dry-run's report is written once, whole, at the end
         writer.write(report)
@@ -316,9 +319,9 @@ def _execute_locked(
             if step.status in ("planned", "running"):
                 step.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
                 step.error = step.error or "the run stopped before this step finished"
-        _finish(writer, report, start)
+        payload = _finish(writer, report, start)
         if isinstance(exc, KeyboardInterrupt):
-            return RunOutcome(report.to_dict(), int(interrupt.exit_code), writer.path)
+            return RunOutcome(payload, int(interrupt.exit_code), writer.path)
         raise
     if interrupt.signum is not None and final is None:
         # (A signal after the verification session finalised the report changes nothing: the
