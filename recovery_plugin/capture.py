@@ -130,7 +130,8 @@ def fetch(
             capture.headers = redactor.headers(dict(response.headers))
             body, capture.truncated = _read_capped(response, max_body)
     except httpx.HTTPError as exc:
-        capture.error = {"kind": _error_kind(exc), "message": redactor.text(_error_message(exc))}
+        message = _error_message(exc) + _timeout_note(exc, client.timeout)
+        capture.error = {"kind": _error_kind(exc), "message": redactor.text(message)}
         capture.elapsed_s = round(time.monotonic() - start, 4)
         return capture
     capture.elapsed_s = round(time.monotonic() - start, 4)
@@ -210,6 +211,15 @@ def _error_kind(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.RemoteProtocolError):
         return "connection_dropped"
     return "http_error"
+
+
+def _timeout_note(exc: httpx.HTTPError, timeout: httpx.Timeout) -> str:
+    """How long was waited, so the operator knows which limit to raise (``capture.timeout``)."""
+    if isinstance(exc, httpx.ConnectTimeout) and timeout.connect is not None:
+        return f" (no connection within {timeout.connect:g}s)"
+    if isinstance(exc, httpx.TimeoutException) and timeout.read is not None:
+        return f" (no answer within {timeout.read:g}s)"
+    return ""
 
 
 def _error_message(exc: httpx.HTTPError) -> str:

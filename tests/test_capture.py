@@ -219,31 +219,47 @@ def test_a_utf8_body_cut_inside_a_character_is_truncated_not_undecodable() -> No
 
 
 @pytest.mark.parametrize(
-    ("exc", "kind", "reason"),
+    ("exc", "kind", "reason", "message"),
     [
-        (httpx.ReadTimeout, "timeout", "timed out waiting for the response"),
-        (httpx.ConnectTimeout, "connect_timeout", "timed out connecting"),
-        (httpx.ConnectError, "connection_refused", "connection refused (is the service up?)"),
+        (
+            httpx.ReadTimeout,
+            "timeout",
+            "timed out waiting for the response",
+            "it broke (no answer within 5s)",
+        ),
+        (
+            httpx.ConnectTimeout,
+            "connect_timeout",
+            "timed out connecting",
+            "it broke (no connection within 5s)",
+        ),
+        (
+            httpx.ConnectError,
+            "connection_refused",
+            "connection refused (is the service up?)",
+            "it broke",
+        ),
         (
             httpx.RemoteProtocolError,
             "connection_dropped",
             "the server closed the connection without a complete response",
+            "it broke",
         ),
-        (httpx.ReadError, "http_error", "request failed"),
+        (httpx.ReadError, "http_error", "request failed", "it broke"),
     ],
 )
 def test_transport_errors_become_error_kinds(
-    exc: type[httpx.TransportError], kind: str, reason: str
+    exc: type[httpx.TransportError], kind: str, reason: str, message: str
 ) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise exc("it broke\nsecond line", request=request)
 
-    capture = _fetch(handler)
+    capture = _fetch(handler)  # httpx's default timeout: 5 s
 
     assert capture.status is None
-    assert capture.error == {"kind": kind, "message": "it broke"}
+    assert capture.error == {"kind": kind, "message": message}
     assert evaluate(EndpointSpec(name="health", path="/health"), capture) == [
-        f"GET /health: {reason}: it broke"
+        f"GET /health: {reason}: {message}"
     ]
 
 
@@ -346,7 +362,10 @@ def test_capture_all_fetches_every_target_once_and_keys_by_name_and_matchup() ->
     assert set(captures) == {t.key for t in targets}
     assert sorted(paths) == sorted(httpx.URL(BASE + t.path).path for t in targets)
     assert sorted(done) == sorted(t.name for t in targets)
-    assert captures[("broken", None)].error == {"kind": "timeout", "message": "slow"}
+    assert captures[("broken", None)].error == {
+        "kind": "timeout",
+        "message": "slow (no answer within 5s)",
+    }
     assert captures[("health", None)].body == {"path": "/health"}
     assert captures[("matchup", KOREAN_ID)].matchup_id == KOREAN_ID
     assert captures[("matchup", "m-1")].body == {"path": "/api/v1/matchups/m-1"}
