@@ -287,9 +287,14 @@ def sim_serve(host: str, port: int, data_dir: Path, faults: Path | None, token: 
     """Serve the simulated service until interrupted."""
     from recovery_plugin.sim.server import ServeError, serve
 
-    click.echo(
-        f"simulated service on http://{host}:{port} (data: {data_dir}); Ctrl-C stops it", err=True
-    )
+    if not token:
+        token = "sim-" + os.urandom(8).hex()
+        click.echo(
+            f"no INTERNAL_JOB_TOKEN given: the ingest job endpoint takes the generated token {token}"
+            " (export INTERNAL_JOB_TOKEN with it for the ingest command)",
+            err=True,
+        )
+    click.echo(f"data: {data_dir}; Ctrl-C stops the service", err=True)
     try:
         serve(host=host, port=port, data_dir=data_dir, faults_path=faults, token=token)
     except KeyboardInterrupt:

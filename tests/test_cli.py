@@ -257,3 +257,42 @@ def test_duplicate_ids_are_removed_with_a_warning(cli_runner: CliRunner, tmp_pat
     assert result.exit_code == 0
     assert "duplicate matchup id 'A'" in result.output
     assert _report(tmp_path)["matchup_ids"] == ["A"]
+
+
+def test_sim_serve_runs_until_stopped_and_generates_a_token(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+    import urllib.request
+
+    from recovery_plugin.sim.harness import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "INTERNAL_JOB_TOKEN"}
+    argv = [sys.executable, "-m", "recovery_plugin", "sim", "serve", "--port", str(port)]
+    proc = subprocess.Popen(
+        [*argv, "--data-dir", str(tmp_path / "data")],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/health", timeout=1
+                ) as response:
+                    assert json.loads(response.read()) == {"status": "ok"}
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the simulated service did not come up"
+                time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=15)
+    assert proc.returncode in (0, 130)
+    assert "generated token sim-" in stderr
+    assert "Traceback" not in stderr
