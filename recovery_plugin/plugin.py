@@ -180,7 +180,6 @@ def _context_from_options(config: pytest.Config) -> RunContext | None:
         "api_base": flag_url,
         "capture_timeout": config.getoption("recovery_capture_timeout"),
     }
-    _check_flags(flags)
     try:
         path = _config_path(config)
         runbook = load_runbook(path)
@@ -195,6 +194,7 @@ def _context_from_options(config: pytest.Config) -> RunContext | None:
                     config.getini("recovery_capture_timeout") or None,
                 ),
             },
+            flag_names=_PLUGIN_FLAGS,
         )
     except RecoveryError as exc:
         raise pytest.UsageError(f"recovery: {exc.message}") from None
@@ -233,23 +233,6 @@ def _context_from_options(config: pytest.Config) -> RunContext | None:
 
 
 _PLUGIN_FLAGS = {"api_base": "--recovery-base-url", "capture_timeout": "--recovery-capture-timeout"}
-
-
-def _check_flags(flags: dict[str, Any]) -> None:
-    """Validate the plugin's own flags first, so an error names them (not the launcher's)."""
-    from recovery_plugin.settings import OPTIONS
-
-    for option in OPTIONS:
-        value = flags.get(option.name)
-        if value is None:
-            continue
-        try:
-            option.parse(value)
-        except ValueError as exc:
-            flag = _PLUGIN_FLAGS[option.name]
-            raise pytest.UsageError(
-                f"recovery: invalid {option.name} {value!r} from {flag}: {exc}"
-            ) from None
 
 
 def _config_path(config: pytest.Config) -> Path | None:

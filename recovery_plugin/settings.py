@@ -135,16 +135,19 @@ def resolve_settings(
     flags: Mapping[str, Any],
     environ: Mapping[str, str],
     ini: Mapping[str, tuple[str, Any]] | None = None,
+    flag_names: Mapping[str, str] | None = None,
 ) -> Settings:
     """Resolve every option of :data:`OPTIONS` through the precedence chain.
 
     ``flags`` holds command-line values by option name (``None`` when not given); ``ini`` holds
     pytest ini values as ``name -> (ini key, value)`` and ranks with the config file, above it.
+    ``flag_names`` renames flags in error messages (the plugin's ``--recovery-*`` options).
     """
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for option in OPTIONS:
-        candidates: list[tuple[str, Any]] = [(option.flag, flags.get(option.name))]
+        flag = (flag_names or {}).get(option.name, option.flag)
+        candidates: list[tuple[str, Any]] = [(flag, flags.get(option.name))]
         if option.env:
             candidates.append((f"env {option.env}", environ.get(option.env) or None))
         if ini and option.name in ini:
