@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from recovery_plugin.sim.harness import SimulatedService
+
 ROOT = Path(__file__).resolve().parent
 KOREAN_ID = "20260603|광역자치단체장|11-000"
 
@@ -45,6 +47,21 @@ def assert_processes_gone(pids: Iterable[int], deadline_s: float = 5.0) -> None:
         if pending:
             time.sleep(0.02)
     assert not pending, f"processes still running after the step was stopped: {sorted(pending)}"
+
+
+@pytest.fixture(scope="module")
+def _seeded_sim_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedService]:
+    with SimulatedService(tmp_path_factory.mktemp("seeded-sim")) as service:
+        service.seed()
+        yield service
+
+
+@pytest.fixture
+def seeded_sim(_seeded_sim_service: SimulatedService) -> Iterator[SimulatedService]:
+    """A simulated service with the sample data loaded, shared by a test module; the faults a
+    test sets are cleared after it."""
+    yield _seeded_sim_service
+    _seeded_sim_service.set_faults(None)
 
 
 @pytest.fixture

@@ -6,11 +6,8 @@ import json
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from recovery_plugin.sim.data import DEFAULT_MATCHUP_ID, MATCHUP_IDS
 from recovery_plugin.sim.harness import SimulatedService, free_port
@@ -68,25 +65,12 @@ ARTIFACT_FILES = {
 }
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedService]:
-    with SimulatedService(tmp_path_factory.mktemp("sim-commands")) as svc:
-        svc.seed()
-        yield svc
-
-
-@pytest.fixture(autouse=True)
-def _no_faults_after(service: SimulatedService) -> Iterator[None]:
-    yield
-    service.set_faults(None)
-
-
 def _load(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _updated_at(service: SimulatedService, matchup_id: str) -> str:
-    conn = sqlite3.connect(service.db_path)
+def _updated_at(seeded_sim: SimulatedService, matchup_id: str) -> str:
+    conn = sqlite3.connect(seeded_sim.db_path)
     try:
         row = conn.execute(
             "SELECT updated_at FROM observations WHERE matchup_id = ?", (matchup_id,)
@@ -99,9 +83,9 @@ def _updated_at(service: SimulatedService, matchup_id: str) -> str:
 # --- ingest -------------------------------------------------------------------------------------
 
 
-def test_ingest_success_report_shape(service: SimulatedService, tmp_path: Path) -> None:
+def test_ingest_success_report_shape(seeded_sim: SimulatedService, tmp_path: Path) -> None:
     report = tmp_path / "r.json"
-    result = service.run_ingest(report, "--max-retries", "2", timeout=30)
+    result = seeded_sim.run_ingest(report, "--max-retries", "2", timeout=30)
     assert result.returncode == 0, result.stderr
     data = _load(report)
     assert set(data) == INGEST_REPORT_KEYS
@@ -112,10 +96,10 @@ def test_ingest_success_report_shape(service: SimulatedService, tmp_path: Path) 
     assert data["run_ids"] == [data["run_ids"][0]] and isinstance(data["run_ids"][0], int)
 
 
-def test_ingest_bad_token_exits_1(service: SimulatedService, tmp_path: Path) -> None:
+def test_ingest_bad_token_exits_1(seeded_sim: SimulatedService, tmp_path: Path) -> None:
     report = tmp_path / "r.json"
     dead = tmp_path / "dead"
-    result = service.run_ingest(
+    result = seeded_sim.run_ingest(
         report,
         "--max-retries",
         "3",
@@ -135,15 +119,15 @@ def test_ingest_bad_token_exits_1(service: SimulatedService, tmp_path: Path) -> 
     assert _load(letters[0])["payload"]["records"]
 
 
-def test_ingest_missing_token_exits_1(service: SimulatedService, tmp_path: Path) -> None:
+def test_ingest_missing_token_exits_1(seeded_sim: SimulatedService, tmp_path: Path) -> None:
     report = tmp_path / "r.json"
-    result = service.run_ingest(report, env={"INTERNAL_JOB_TOKEN": ""}, timeout=30)
+    result = seeded_sim.run_ingest(report, env={"INTERNAL_JOB_TOKEN": ""}, timeout=30)
     assert result.returncode == 1
     assert "INTERNAL_JOB_TOKEN" in result.stderr
     assert _load(report)["cause_code"] == "missing_token"
 
 
-def test_ingest_retries_connection_errors(service: SimulatedService, tmp_path: Path) -> None:
+def test_ingest_retries_connection_errors(seeded_sim: SimulatedService, tmp_path: Path) -> None:
     report = tmp_path / "r.json"
     argv = [
         sys.executable, "-m", "recovery_plugin.sim.ingest",
@@ -152,7 +136,7 @@ def test_ingest_retries_connection_errors(service: SimulatedService, tmp_path: P
     ]  # fmt: skip
     (tmp_path / "in.json").write_text('{"records": []}', encoding="utf-8")
     result = subprocess.run(
-        argv, env=service.command_env(), capture_output=True, text=True, timeout=30, check=False
+        argv, env=seeded_sim.command_env(), capture_output=True, text=True, timeout=30, check=False
     )
     assert result.returncode == 1
     data = _load(report)
@@ -164,36 +148,36 @@ def test_ingest_retries_connection_errors(service: SimulatedService, tmp_path: P
 
 
 def test_ingest_fail_times_uses_the_state_counter(
-    service: SimulatedService, tmp_path: Path
+    seeded_sim: SimulatedService, tmp_path: Path
 ) -> None:
-    service.set_faults({"ingest": {"fail_times": 1}})
-    first = service.run_ingest(tmp_path / "1.json", timeout=30)
+    seeded_sim.set_faults({"ingest": {"fail_times": 1}})
+    first = seeded_sim.run_ingest(tmp_path / "1.json", timeout=30)
     assert first.returncode == 1
     data = _load(tmp_path / "1.json")
     assert (data["failure_class"], data["cause_code"]) == ("injected", "injected_fail_times")
     assert data["attempts"][0]["http_status"] is None
-    state = _load(service.faults_path.with_name("faults.json.state.json"))
+    state = _load(seeded_sim.faults_path.with_name("faults.json.state.json"))
     assert state["ingest"]["invocations"] == 1
-    second = service.run_ingest(tmp_path / "2.json", timeout=30)
+    second = seeded_sim.run_ingest(tmp_path / "2.json", timeout=30)
     assert second.returncode == 0, second.stdout + second.stderr
     assert _load(tmp_path / "2.json")["success"] is True
 
 
-def test_ingest_exit_code_and_secret(service: SimulatedService, tmp_path: Path) -> None:
-    service.set_faults({"ingest": {"exit_code": 3, "print_secret": True}})
-    result = service.run_ingest(tmp_path / "r.json", timeout=30)
+def test_ingest_exit_code_and_secret(seeded_sim: SimulatedService, tmp_path: Path) -> None:
+    seeded_sim.set_faults({"ingest": {"exit_code": 3, "print_secret": True}})
+    result = seeded_sim.run_ingest(tmp_path / "r.json", timeout=30)
     assert result.returncode == 3
-    assert service.token in result.stdout
+    assert seeded_sim.token in result.stdout
     assert _load(tmp_path / "r.json")["cause_code"] == "injected_exit_code"
-    service.set_faults({"ingest": {"always_fail": True}})
+    seeded_sim.set_faults({"ingest": {"always_fail": True}})
     for _ in range(2):
-        assert service.run_ingest(tmp_path / "r.json", timeout=30).returncode == 1
+        assert seeded_sim.run_ingest(tmp_path / "r.json", timeout=30).returncode == 1
 
 
-def test_ingest_invalid_faults_file(service: SimulatedService, tmp_path: Path) -> None:
+def test_ingest_invalid_faults_file(seeded_sim: SimulatedService, tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"ingest": {"fail_tmes": 1}}', encoding="utf-8")
-    result = service.run_ingest(tmp_path / "r.json", "--faults", str(bad), timeout=30)
+    result = seeded_sim.run_ingest(tmp_path / "r.json", "--faults", str(bad), timeout=30)
     assert result.returncode == 1
     assert "unknown key 'ingest.fail_tmes'" in result.stderr
 
@@ -201,10 +185,10 @@ def test_ingest_invalid_faults_file(service: SimulatedService, tmp_path: Path) -
 # --- reprocess ----------------------------------------------------------------------------------
 
 
-def test_reprocess_apply_changes_updated_at(service: SimulatedService, tmp_path: Path) -> None:
-    before = _updated_at(service, DEFAULT_MATCHUP_ID)
+def test_reprocess_apply_changes_updated_at(seeded_sim: SimulatedService, tmp_path: Path) -> None:
+    before = _updated_at(seeded_sim, DEFAULT_MATCHUP_ID)
     report = tmp_path / "report.json"
-    result = service.run_reprocess(tmp_path / "out", report, timeout=30)
+    result = seeded_sim.run_reprocess(tmp_path / "out", report, timeout=30)
     assert result.returncode == 0, result.stderr
     data = _load(report)
     assert set(data) == REPROCESS_REPORT_KEYS
@@ -219,7 +203,7 @@ def test_reprocess_apply_changes_updated_at(service: SimulatedService, tmp_path:
     assert set(data["delta_before_after"].values()) == {0}
     assert data["idempotency_evidence"]["new_observation_ids"] == []
     assert data["before_snapshot"]["latest_updated_at"] == before
-    after = _updated_at(service, DEFAULT_MATCHUP_ID)
+    after = _updated_at(seeded_sim, DEFAULT_MATCHUP_ID)
     assert after > before and data["after_snapshot"]["latest_updated_at"] == after
     out_dir = Path(data["artifacts"]["output_dir"])
     assert out_dir.parent == (tmp_path / "out").resolve()
@@ -228,11 +212,11 @@ def test_reprocess_apply_changes_updated_at(service: SimulatedService, tmp_path:
         assert Path(data["artifacts"][key]).is_file()
 
 
-def test_reprocess_dry_run_changes_nothing(service: SimulatedService, tmp_path: Path) -> None:
+def test_reprocess_dry_run_changes_nothing(seeded_sim: SimulatedService, tmp_path: Path) -> None:
     mid = MATCHUP_IDS[-1]  # the id with a space and '+'
-    before = _updated_at(service, mid)
+    before = _updated_at(seeded_sim, mid)
     report = tmp_path / "report.json"
-    result = service.run_reprocess(
+    result = seeded_sim.run_reprocess(
         tmp_path / "out", report, mode="dry-run", matchup_id=mid, timeout=30
     )
     assert result.returncode == 0, result.stderr
@@ -240,15 +224,17 @@ def test_reprocess_dry_run_changes_nothing(service: SimulatedService, tmp_path: 
     assert data["status"] == "success" and data["mode"] == "dry-run"
     assert data["apply_results"] == {"first": None, "second": None}
     assert data["artifacts"]["after_first_apply_snapshot"] is None
-    assert _updated_at(service, mid) == before
+    assert _updated_at(seeded_sim, mid) == before
     out_dir = Path(data["artifacts"]["output_dir"])
     assert {p.name for p in out_dir.iterdir()} == ARTIFACT_FILES - {
         "after_first_apply_snapshot.json"
     }
 
 
-def test_reprocess_by_fingerprint_without_check(service: SimulatedService, tmp_path: Path) -> None:
-    conn = sqlite3.connect(service.db_path)
+def test_reprocess_by_fingerprint_without_check(
+    seeded_sim: SimulatedService, tmp_path: Path
+) -> None:
+    conn = sqlite3.connect(seeded_sim.db_path)
     try:
         (fingerprint,) = conn.execute(
             "SELECT poll_fingerprint FROM observations WHERE matchup_id = ?", (MATCHUP_IDS[1],)
@@ -256,7 +242,7 @@ def test_reprocess_by_fingerprint_without_check(service: SimulatedService, tmp_p
     finally:
         conn.close()
     report = tmp_path / "report.json"
-    result = service.run_reprocess(
+    result = seeded_sim.run_reprocess(
         tmp_path / "out",
         report,
         "--poll-fingerprint",
@@ -272,9 +258,11 @@ def test_reprocess_by_fingerprint_without_check(service: SimulatedService, tmp_p
     assert data["idempotent_ok"] is None and data["apply_results"]["second"] is None
 
 
-def test_reprocess_unknown_id_exits_1(service: SimulatedService, tmp_path: Path) -> None:
+def test_reprocess_unknown_id_exits_1(seeded_sim: SimulatedService, tmp_path: Path) -> None:
     report = tmp_path / "report.json"
-    result = service.run_reprocess(tmp_path / "out", report, matchup_id="../../x|y/z", timeout=30)
+    result = seeded_sim.run_reprocess(
+        tmp_path / "out", report, matchup_id="../../x|y/z", timeout=30
+    )
     assert result.returncode == 1
     data = _load(report)
     assert data["status"] == "failed" and "not found" in data["error"]
@@ -282,30 +270,32 @@ def test_reprocess_unknown_id_exits_1(service: SimulatedService, tmp_path: Path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
 
 
-def test_reprocess_without_target_exits_2(service: SimulatedService, tmp_path: Path) -> None:
-    result = service.run_reprocess(tmp_path / "out", tmp_path / "r.json", matchup_id=None)
+def test_reprocess_without_target_exits_2(seeded_sim: SimulatedService, tmp_path: Path) -> None:
+    result = seeded_sim.run_reprocess(tmp_path / "out", tmp_path / "r.json", matchup_id=None)
     assert result.returncode == 2
     assert "--matchup-id" in result.stderr and "usage:" in result.stderr
 
 
-def test_reprocess_needs_database_url(service: SimulatedService, tmp_path: Path) -> None:
-    result = service.run_reprocess(tmp_path / "out", tmp_path / "r.json", env={"DATABASE_URL": ""})
+def test_reprocess_needs_database_url(seeded_sim: SimulatedService, tmp_path: Path) -> None:
+    result = seeded_sim.run_reprocess(
+        tmp_path / "out", tmp_path / "r.json", env={"DATABASE_URL": ""}
+    )
     assert result.returncode == 1 and "DATABASE_URL" in result.stderr
-    bad = service.run_reprocess(
+    bad = seeded_sim.run_reprocess(
         tmp_path / "out", tmp_path / "r.json", env={"DATABASE_URL": "postgresql://x/y"}
     )
     assert bad.returncode == 1 and "sqlite:////" in bad.stderr
 
 
-def test_reprocess_fail_ids(service: SimulatedService, tmp_path: Path) -> None:
-    service.set_faults({"reprocess": {"fail_ids": [DEFAULT_MATCHUP_ID]}})
-    before = _updated_at(service, DEFAULT_MATCHUP_ID)
+def test_reprocess_fail_ids(seeded_sim: SimulatedService, tmp_path: Path) -> None:
+    seeded_sim.set_faults({"reprocess": {"fail_ids": [DEFAULT_MATCHUP_ID]}})
+    before = _updated_at(seeded_sim, DEFAULT_MATCHUP_ID)
     report = tmp_path / "report.json"
-    result = service.run_reprocess(tmp_path / "out", report, timeout=30)
+    result = seeded_sim.run_reprocess(tmp_path / "out", report, timeout=30)
     assert result.returncode == 1
     assert _load(report)["status"] == "failed"
-    assert _updated_at(service, DEFAULT_MATCHUP_ID) == before
-    other = service.run_reprocess(
+    assert _updated_at(seeded_sim, DEFAULT_MATCHUP_ID) == before
+    other = seeded_sim.run_reprocess(
         tmp_path / "out", tmp_path / "o.json", matchup_id=MATCHUP_IDS[2], timeout=30
     )
     assert other.returncode == 0

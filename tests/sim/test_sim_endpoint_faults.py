@@ -1,4 +1,4 @@
-"""Endpoint faults of a running simulated service, changed while it runs."""
+"""Endpoint faults of a running simulated seeded_sim, changed while it runs."""
 
 from __future__ import annotations
 
@@ -12,19 +12,6 @@ import pytest
 
 from recovery_plugin.sim.data import DEFAULT_MATCHUP_ID, MATCHUP_IDS
 from recovery_plugin.sim.harness import SimulatedService
-
-
-@pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedService]:
-    with SimulatedService(tmp_path_factory.mktemp("sim-faults")) as svc:
-        svc.seed()
-        yield svc
-
-
-@pytest.fixture(autouse=True)
-def _no_faults_after(service: SimulatedService) -> Iterator[None]:
-    yield
-    service.set_faults(None)
 
 
 @pytest.fixture
@@ -41,25 +28,25 @@ def _vm_hwm_kib(pid: int) -> int:
 
 
 def test_status_fault_and_change_while_running(
-    service: SimulatedService, client: httpx.Client
+    seeded_sim: SimulatedService, client: httpx.Client
 ) -> None:
-    assert client.get(service.url("/health")).status_code == 200
-    service.set_faults({"endpoints": {"health": {"status": 503}}})
-    response = client.get(service.url("/health"))
+    assert client.get(seeded_sim.url("/health")).status_code == 200
+    seeded_sim.set_faults({"endpoints": {"health": {"status": 503}}})
+    response = client.get(seeded_sim.url("/health"))
     assert response.status_code == 503 and response.json() == {"detail": "injected fault"}
-    service.set_faults({"endpoints": {"health": {"status": 500, "body": {"x": "몸"}}}})
-    response = client.get(service.url("/health"))
+    seeded_sim.set_faults({"endpoints": {"health": {"status": 500, "body": {"x": "몸"}}}})
+    response = client.get(seeded_sim.url("/health"))
     assert response.status_code == 500 and response.json() == {"x": "몸"}
-    service.set_faults({"endpoints": {"summary": {"body": {"wrong": "shape"}}}})
-    assert client.get(service.url("/health")).status_code == 200
-    assert client.get(service.url("/api/v1/dashboard/summary")).json() == {"wrong": "shape"}
-    service.set_faults(None)
-    assert client.get(service.url("/api/v1/dashboard/summary")).status_code == 200
+    seeded_sim.set_faults({"endpoints": {"summary": {"body": {"wrong": "shape"}}}})
+    assert client.get(seeded_sim.url("/health")).status_code == 200
+    assert client.get(seeded_sim.url("/api/v1/dashboard/summary")).json() == {"wrong": "shape"}
+    seeded_sim.set_faults(None)
+    assert client.get(seeded_sim.url("/api/v1/dashboard/summary")).status_code == 200
 
 
-def test_not_json(service: SimulatedService, client: httpx.Client) -> None:
-    service.set_faults({"endpoints": {"summary": {"not_json": True}}})
-    response = client.get(service.url("/api/v1/dashboard/summary"))
+def test_not_json(seeded_sim: SimulatedService, client: httpx.Client) -> None:
+    seeded_sim.set_faults({"endpoints": {"summary": {"not_json": True}}})
+    response = client.get(seeded_sim.url("/api/v1/dashboard/summary"))
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert response.content == b"<html>oops</html>"
@@ -67,9 +54,9 @@ def test_not_json(service: SimulatedService, client: httpx.Client) -> None:
         response.json()
 
 
-def test_not_utf8(service: SimulatedService, client: httpx.Client) -> None:
-    service.set_faults({"endpoints": {"health": {"not_utf8": True}}})
-    response = client.get(service.url("/health"))
+def test_not_utf8(seeded_sim: SimulatedService, client: httpx.Client) -> None:
+    seeded_sim.set_faults({"endpoints": {"health": {"not_utf8": True}}})
+    response = client.get(seeded_sim.url("/health"))
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     assert response.content == b'{"status": "\xff\xfe"}'
@@ -77,30 +64,30 @@ def test_not_utf8(service: SimulatedService, client: httpx.Client) -> None:
         response.content.decode("utf-8")
 
 
-def test_delay(service: SimulatedService, client: httpx.Client) -> None:
-    service.set_faults({"endpoints": {"health": {"delay": 0.4}}})
+def test_delay(seeded_sim: SimulatedService, client: httpx.Client) -> None:
+    seeded_sim.set_faults({"endpoints": {"health": {"delay": 0.4}}})
     started = time.monotonic()
-    response = client.get(service.url("/health"))
+    response = client.get(seeded_sim.url("/health"))
     assert time.monotonic() - started >= 0.4
     assert response.status_code == 200 and response.json() == {"status": "ok"}
     with pytest.raises(httpx.ReadTimeout):
-        client.get(service.url("/health"), timeout=0.1)
+        client.get(seeded_sim.url("/health"), timeout=0.1)
 
 
-def test_huge_body_has_exact_length(service: SimulatedService, client: httpx.Client) -> None:
-    service.set_faults({"endpoints": {"summary": {"huge_mb": 2}}})
-    response = client.get(service.url("/api/v1/dashboard/summary"))
+def test_huge_body_has_exact_length(seeded_sim: SimulatedService, client: httpx.Client) -> None:
+    seeded_sim.set_faults({"endpoints": {"summary": {"huge_mb": 2}}})
+    response = client.get(seeded_sim.url("/api/v1/dashboard/summary"))
     assert response.status_code == 200
     assert int(response.headers["content-length"]) == 2 * 1024 * 1024 == len(response.content)
     assert json.loads(response.content)["detail"] == "injected huge body"
 
 
-def test_huge_body_is_streamed(service: SimulatedService, client: httpx.Client) -> None:
-    pid = service.pid
+def test_huge_body_is_streamed(seeded_sim: SimulatedService, client: httpx.Client) -> None:
+    pid = seeded_sim.pid
     assert pid is not None
-    service.set_faults({"endpoints": {"health": {"huge_mb": 96}}})
+    seeded_sim.set_faults({"endpoints": {"health": {"huge_mb": 96}}})
     received = 0
-    with client.stream("GET", service.url("/health")) as response:
+    with client.stream("GET", seeded_sim.url("/health")) as response:
         assert int(response.headers["content-length"]) == 96 * 1024 * 1024
         for chunk in response.iter_raw():
             received += len(chunk)
@@ -108,31 +95,33 @@ def test_huge_body_is_streamed(service: SimulatedService, client: httpx.Client) 
     assert _vm_hwm_kib(pid) < 64 * 1024  # peak RSS well below the body size
 
 
-def test_drop(service: SimulatedService, client: httpx.Client) -> None:
-    service.set_faults({"endpoints": {"health": {"drop": True}}})
+def test_drop(seeded_sim: SimulatedService, client: httpx.Client) -> None:
+    seeded_sim.set_faults({"endpoints": {"health": {"drop": True}}})
     with pytest.raises(httpx.TransportError):
-        client.get(service.url("/health"))
-    assert '"GET /health HTTP/1.1" dropped' in service.access_log_path.read_text(encoding="utf-8")
-    service.set_faults(None)
-    assert client.get(service.url("/health")).status_code == 200
+        client.get(seeded_sim.url("/health"))
+    assert '"GET /health HTTP/1.1" dropped' in seeded_sim.access_log_path.read_text(
+        encoding="utf-8"
+    )
+    seeded_sim.set_faults(None)
+    assert client.get(seeded_sim.url("/health")).status_code == 200
 
 
-def test_redirect_loop(service: SimulatedService) -> None:
-    service.set_faults({"endpoints": {"summary": {"redirect_loop": True}}})
+def test_redirect_loop(seeded_sim: SimulatedService) -> None:
+    seeded_sim.set_faults({"endpoints": {"summary": {"redirect_loop": True}}})
     with (
         httpx.Client(timeout=10, follow_redirects=True) as client,
         pytest.raises(httpx.TooManyRedirects),
     ):
-        client.get(service.url("/api/v1/dashboard/summary"))
+        client.get(seeded_sim.url("/api/v1/dashboard/summary"))
     with httpx.Client(timeout=10) as client:
-        response = client.get(service.url("/api/v1/dashboard/summary?x=1"))
+        response = client.get(seeded_sim.url("/api/v1/dashboard/summary?x=1"))
         assert response.status_code == 302
         assert response.headers["location"] == "/api/v1/dashboard/summary?x=1"
 
 
-def test_matchup_specific_fault_wins(service: SimulatedService, client: httpx.Client) -> None:
+def test_matchup_specific_fault_wins(seeded_sim: SimulatedService, client: httpx.Client) -> None:
     other = MATCHUP_IDS[1]
-    service.set_faults(
+    seeded_sim.set_faults(
         {
             "endpoints": {
                 "matchup": {"status": 500},
@@ -140,18 +129,18 @@ def test_matchup_specific_fault_wins(service: SimulatedService, client: httpx.Cl
             }
         }
     )
-    assert client.get(service.matchup_url(DEFAULT_MATCHUP_ID)).status_code == 418
-    assert client.get(service.matchup_url(other)).status_code == 500
-    assert client.get(service.url("/health")).status_code == 200
-    service.set_faults({"endpoints": {f"matchup:{DEFAULT_MATCHUP_ID}": {"status": 418}}})
-    assert client.get(service.matchup_url(other)).status_code == 200
+    assert client.get(seeded_sim.matchup_url(DEFAULT_MATCHUP_ID)).status_code == 418
+    assert client.get(seeded_sim.matchup_url(other)).status_code == 500
+    assert client.get(seeded_sim.url("/health")).status_code == 200
+    seeded_sim.set_faults({"endpoints": {f"matchup:{DEFAULT_MATCHUP_ID}": {"status": 418}}})
+    assert client.get(seeded_sim.matchup_url(other)).status_code == 200
 
 
 def test_invalid_faults_file_keeps_previous(
-    service: SimulatedService, client: httpx.Client
+    seeded_sim: SimulatedService, client: httpx.Client
 ) -> None:
-    service.set_faults({"endpoints": {"health": {"status": 502}}})
-    assert client.get(service.url("/health")).status_code == 502
-    service.faults_path.write_text('{"endpoints": {"helth": {}}}', encoding="utf-8")
-    assert client.get(service.url("/health")).status_code == 502
-    assert "unknown endpoint target 'helth'" in service.log_path.read_text(encoding="utf-8")
+    seeded_sim.set_faults({"endpoints": {"health": {"status": 502}}})
+    assert client.get(seeded_sim.url("/health")).status_code == 502
+    seeded_sim.faults_path.write_text('{"endpoints": {"helth": {}}}', encoding="utf-8")
+    assert client.get(seeded_sim.url("/health")).status_code == 502
+    assert "unknown endpoint target 'helth'" in seeded_sim.log_path.read_text(encoding="utf-8")
