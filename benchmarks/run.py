@@ -356,9 +356,9 @@ class Bench:
         self.rounds(section, contenders, self.plan.verify_runs, warmup=self.plan.warmup)
 
     def capture_phase(self) -> None:
-        from recovery_plugin.capture import Target, capture_all
-        from recovery_plugin.checks import evaluate
         from recovery_plugin.config import DEFAULT_ENDPOINTS, CaptureSpec
+        from recovery_plugin.http.capture import Target, capture_all
+        from recovery_plugin.http.checks import evaluate
         from recovery_plugin.redact import Redactor
 
         n = len(self.ids)

@@ -22,18 +22,24 @@ _EXPORTS = {
     "ConfigError": "recovery_plugin.errors",
     "ExitCode": "recovery_plugin.errors",
     "RecoveryError": "recovery_plugin.errors",
-    "RunOutcome": "recovery_plugin.runner",
-    "RunRequest": "recovery_plugin.runner",
-    "execute": "recovery_plugin.runner",
-    "prepare": "recovery_plugin.runner",
+    "BundleResult": "recovery_plugin.pytest_plugin.fixtures",
+    "RecoverySim": "recovery_plugin.pytest_plugin.fixtures",
+    "RunBundle": "recovery_plugin.pytest_plugin.fixtures",
+    "RunOutcome": "recovery_plugin.run.pipeline",
+    "RunRequest": "recovery_plugin.run.pipeline",
+    "execute": "recovery_plugin.run.pipeline",
+    "prepare": "recovery_plugin.run.pipeline",
 }
 
 __all__ = [
+    "BundleResult",
     "CaptureSpec",
     "ConfigError",
     "EndpointSpec",
     "ExitCode",
     "RecoveryError",
+    "RecoverySim",
+    "RunBundle",
     "RunOutcome",
     "RunRequest",
     "Runbook",
@@ -55,7 +61,8 @@ if TYPE_CHECKING:
         load_runbook,
     )
     from recovery_plugin.errors import ConfigError, ExitCode, RecoveryError
-    from recovery_plugin.runner import RunOutcome, RunRequest, execute, prepare
+    from recovery_plugin.pytest_plugin.fixtures import BundleResult, RecoverySim, RunBundle
+    from recovery_plugin.run.pipeline import RunOutcome, RunRequest, execute, prepare
 
 
 def __getattr__(name: str) -> Any:

@@ -205,7 +205,7 @@ def demo(output_dir: Path, as_json: bool) -> None:
 )
 def show(target: Path, fmt: str, output: Path | None) -> None:
     """Show a finished run: TARGET is a run directory or a report file."""
-    from recovery_plugin.views import load_report, render_html, render_text
+    from recovery_plugin.render.views import load_report, render_html, render_text
 
     try:
         report, report_path = load_report(target)
@@ -214,7 +214,7 @@ def show(target: Path, fmt: str, output: Path | None) -> None:
     if fmt == "html":
         text = render_html(report, report_path.parent)
     elif fmt == "markdown":
-        from recovery_plugin.markdown import render_markdown
+        from recovery_plugin.render.markdown import render_markdown
 
         text = render_markdown(report)
     else:
@@ -239,7 +239,7 @@ def show(target: Path, fmt: str, output: Path | None) -> None:
 )
 def history(output_dir: str | None) -> None:
     """List the runs in an output directory, newest first."""
-    from recovery_plugin.views import list_runs, render_history
+    from recovery_plugin.render.views import list_runs, render_history
 
     directory = Path(
         output_dir or os.environ.get("RECOVERY_OUTPUT_DIR") or _configured_output_dir()
@@ -313,7 +313,7 @@ def _console(as_json: bool) -> Callable[[str], None]:
 
 
 def _launch(mode: str, options: dict[str, Any]) -> None:
-    from recovery_plugin.runner import RunRequest, execute, prepare
+    from recovery_plugin.run.pipeline import RunRequest, execute, prepare
 
     flags = {
         name: options.get(name)
@@ -344,7 +344,7 @@ def _launch(mode: str, options: dict[str, Any]) -> None:
         environ=dict(os.environ),
     )
     as_json = bool(options.get("as_json"))
-    from recovery_plugin.progress import Progress
+    from recovery_plugin.render.progress import Progress
 
     try:
         with Progress(sys.stderr if as_json else sys.stdout) as progress:
@@ -355,7 +355,7 @@ def _launch(mode: str, options: dict[str, Any]) -> None:
 
 
 def _finish(outcome: Any, as_json: bool) -> NoReturn:
-    from recovery_plugin.summary import render_summary
+    from recovery_plugin.render.summary import render_summary
 
     for line in render_summary(outcome.report, str(outcome.report_path)):
         click.echo(line, err=as_json)
@@ -370,7 +370,7 @@ def _write_step_summary(report: dict[str, Any]) -> None:
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if not target:
         return
-    from recovery_plugin.markdown import render_markdown
+    from recovery_plugin.render.markdown import render_markdown
 
     try:
         with Path(target).open("a", encoding="utf-8") as handle:

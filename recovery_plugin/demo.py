@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from recovery_plugin.errors import RecoveryError
-from recovery_plugin.runner import RunOutcome, RunRequest, execute, prepare
+from recovery_plugin.run.pipeline import RunOutcome, RunRequest, execute, prepare
 
 __all__ = ["run_demo"]
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from recovery_plugin.checklist import build_checklist
-from recovery_plugin.model import Attempt, StepRecord
-from recovery_plugin.report import Report
+from recovery_plugin.report.checklist import build_checklist
+from recovery_plugin.report.model import Attempt, StepRecord
+from recovery_plugin.report.writer import Report
 
 KOREAN_ID = "2026-서울시장|여론조사/A"
 

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from conftest import KOREAN_ID
-from recovery_plugin.fixtures import BundleResult
+from recovery_plugin import BundleResult
 from recovery_plugin.sim.harness import SimulatedService
 
 SimFactory = Callable[..., SimulatedService]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import KOREAN_ID, assert_processes_gone
-from recovery_plugin.fixtures import BundleResult
+from recovery_plugin import BundleResult
 from recovery_plugin.sim.data import MATCHUP_IDS
 from recovery_plugin.sim.faults import hang_pid_path
 from recovery_plugin.sim.harness import SimulatedService

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from recovery_plugin import BundleResult
 from recovery_plugin.cli import cli
-from recovery_plugin.fixtures import BundleResult
 
 CHROMIUM_FLAGS = [
     "--headless",

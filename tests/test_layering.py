@@ -51,15 +51,16 @@ def test_imports_run_one_way() -> None:
             continue
         assert "recovery_plugin.cli" not in _imports(path), path
     for lower in (
-        "steps.py",
-        "process.py",
-        "capture.py",
-        "checks.py",
-        "report.py",
-        "checklist.py",
+        "run/steps.py",
+        "run/process.py",
+        "http/capture.py",
+        "http/checks.py",
+        "report/writer.py",
+        "report/checklist.py",
+        "pytest_plugin/session.py",
         "plugin.py",
     ):
-        assert "recovery_plugin.runner" not in _imports(PACKAGE / lower), lower
+        assert "recovery_plugin.run.pipeline" not in _imports(PACKAGE / lower), lower
 
 
 def test_the_sim_is_independent_of_the_harness_core() -> None:

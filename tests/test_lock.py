@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from recovery_plugin.errors import ExitCode, RecoveryError
-from recovery_plugin.lock import LOCK_NAME, OutputLock
+from recovery_plugin.run.lock import LOCK_NAME, OutputLock
 
 
 @pytest.fixture

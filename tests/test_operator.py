@@ -11,8 +11,8 @@ from typing import Any
 from click.testing import CliRunner
 
 from conftest import KOREAN_ID
+from recovery_plugin import BundleResult
 from recovery_plugin.cli import cli
-from recovery_plugin.fixtures import BundleResult
 from recovery_plugin.sim.data import MATCHUP_IDS
 from recovery_plugin.sim.harness import SimulatedService
 

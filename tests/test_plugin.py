@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from recovery_plugin import __version__
-from recovery_plugin.fixtures import LAUNCHER_ENV, RecoverySim
+from recovery_plugin.pytest_plugin.fixtures import LAUNCHER_ENV, RecoverySim
 from recovery_plugin.sim.data import DEFAULT_MATCHUP_ID, MATCHUP_IDS
 from recovery_plugin.sim.harness import SimulatedService
 
@@ -173,8 +173,8 @@ def test_loaded_into_an_unrelated_session_it_changes_nothing(
 HEAVY_PROBE = """
 import sys
 
-HEAVY = ("httpx", "tenacity", "recovery_plugin.capture", "recovery_plugin.checks",
-         "recovery_plugin.verification", "recovery_plugin.sim.harness")
+HEAVY = ("httpx", "tenacity", "recovery_plugin.http.capture", "recovery_plugin.http.checks",
+         "recovery_plugin.run.verification", "recovery_plugin.sim.harness")
 
 def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line("HEAVY " + repr(sorted(m for m in HEAVY if m in sys.modules)))

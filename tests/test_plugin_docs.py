@@ -26,7 +26,7 @@ import pytest
 
 from conftest import ROOT
 from recovery_plugin.cli import cli
-from recovery_plugin.fixtures import LAUNCHER_ENV, RecoverySim
+from recovery_plugin.pytest_plugin.fixtures import LAUNCHER_ENV, RecoverySim
 from recovery_plugin.sim.data import DEFAULT_MATCHUP_ID
 
 try:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from recovery_plugin.fixtures import RecoverySim, RunBundle
+from recovery_plugin import RecoverySim, RunBundle
 from recovery_plugin.sim.data import DEFAULT_MATCHUP_ID
 from recovery_plugin.sim.harness import SimulatedService
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from conftest import is_gone
-from recovery_plugin import process
-from recovery_plugin.process import TAIL_LINES, run_process
 from recovery_plugin.redact import MASK, Redactor
+from recovery_plugin.run import process
+from recovery_plugin.run.process import TAIL_LINES, run_process
 
 SECRET = "s3cr3t-database-password"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from recovery_plugin.progress import Progress
+from recovery_plugin.render.progress import Progress
 
 
 def test_plain_output_has_no_control_characters() -> None:

@@ -25,10 +25,10 @@ from urllib.parse import unquote
 import pytest
 
 from conftest import KOREAN_ID, assert_processes_gone, is_gone
-from recovery_plugin.evidence import BEFORE_NAME
-from recovery_plugin.fixtures import BundleResult
-from recovery_plugin.lock import LOCK_NAME
-from recovery_plugin.report import REPORT_NAME
+from recovery_plugin import BundleResult
+from recovery_plugin.report.evidence import BEFORE_NAME
+from recovery_plugin.report.writer import REPORT_NAME
+from recovery_plugin.run.lock import LOCK_NAME
 from recovery_plugin.sim.data import MATCHUP_IDS
 from recovery_plugin.sim.faults import hang_pid_path
 from recovery_plugin.sim.harness import SimulatedService
@@ -708,14 +708,14 @@ def test_a_crash_in_the_verification_session_still_leaves_a_report_saying_so(
 
 
 _EXPLODING_STEP_RUNNER = """\
-import recovery_plugin.steps
+import recovery_plugin.run.steps
 
 
 def _explode(*args, **kwargs):
     raise RuntimeError("the step runner exploded")
 
 
-recovery_plugin.steps.run_step = _explode
+recovery_plugin.run.steps.run_step = _explode
 """
 
 

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from recovery_plugin.model import StepRecord
 from recovery_plugin.redact import Redactor
-from recovery_plugin.report import Report, ReportWriter
+from recovery_plugin.report.model import StepRecord
+from recovery_plugin.report.writer import Report, ReportWriter
 
 
 def _report(tmp_path: Path) -> Report:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from recovery_plugin.config import default_runbook, load_runbook
+from recovery_plugin.config.settings import OPTIONS, parse_api_base, resolve_settings
 from recovery_plugin.errors import ConfigError
-from recovery_plugin.settings import OPTIONS, parse_api_base, resolve_settings
 
 # name, flag value, env var, env value, TOML line, parsed flag/env/file values, default
 CASES: list[tuple[str, Any, str, str, str, Any, Any, Any, Any]] = [

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 from recovery_plugin.config import StepSpec
-from recovery_plugin.model import StepRecord
 from recovery_plugin.redact import MASK, Redactor
-from recovery_plugin.steps import run_step
+from recovery_plugin.report.model import StepRecord
+from recovery_plugin.run.steps import run_step
 
 SECRET = "tok-9f8e7d6c5b4a"
 

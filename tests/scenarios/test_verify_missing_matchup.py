@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from recovery_plugin.fixtures import RecoverySim, RunBundle
+from recovery_plugin import RecoverySim, RunBundle
 from recovery_plugin.sim.data import MATCHUP_IDS
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from recovery_plugin.atomic import write_json_atomic
-from recovery_plugin.checklist import build_checklist
 from recovery_plugin.clock import now_iso
-from recovery_plugin.model import FAILED_STATUSES, StepRecord
 from recovery_plugin.redact import Redactor
+from recovery_plugin.report.checklist import build_checklist
+from recovery_plugin.report.model import FAILED_STATUSES, StepRecord
 
 __all__ = ["REPORT_NAME", "SCHEMA_VERSION", "Report", "ReportWriter"]
 

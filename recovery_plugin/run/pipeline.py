@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from recovery_plugin.clock import new_run_id, now_iso
 from recovery_plugin.config import Runbook, StepSpec, expand, find_config_file, load_runbook
+from recovery_plugin.config.settings import Settings, resolve_settings
 from recovery_plugin.errors import ConfigError, ExitCode, RecoveryError
 from recovery_plugin.ids import (
     check_matchup_id,
@@ -31,11 +32,10 @@ from recovery_plugin.ids import (
     safe_name,
     write_matchup_file,
 )
-from recovery_plugin.model import StepRecord
-from recovery_plugin.progress import Progress
 from recovery_plugin.redact import Redactor, secret_values
-from recovery_plugin.report import CAPTURE_NAME, REPORT_NAME, Report, ReportWriter
-from recovery_plugin.settings import Settings, resolve_settings
+from recovery_plugin.render.progress import Progress
+from recovery_plugin.report.model import StepRecord
+from recovery_plugin.report.writer import CAPTURE_NAME, REPORT_NAME, Report, ReportWriter
 
 __all__ = ["RunOutcome", "RunRequest", "execute", "prepare"]
 
@@ -255,7 +255,7 @@ def execute(prepared: Prepared, console: Console, progress: Progress | None = No
     start = time.monotonic()
     lock = None
     if request.mode == "apply":
-        from recovery_plugin.lock import OutputLock
+        from recovery_plugin.run.lock import OutputLock
 
         # Before the run directory exists: a refused apply leaves nothing behind.
         lock = OutputLock(settings.output_dir, run_id=prepared.run_id, warn=console)
@@ -500,7 +500,7 @@ def _run_mutating_steps(
             )
             writer.write(report)
             return
-        from recovery_plugin.steps import run_step
+        from recovery_plugin.run.steps import run_step
 
         spec = runbook.steps[record.name]
         label = record.name if record.matchup_id is None else f"{record.name} {record.matchup_id}"
@@ -563,8 +563,8 @@ def _capture_baseline(
     capture = report.step("capture")
     if capture is None or capture.status == "skipped":
         return
-    from recovery_plugin.capture import capture_all, targets_for, write_capture_file
-    from recovery_plugin.evidence import BEFORE_NAME
+    from recovery_plugin.http.capture import capture_all, targets_for, write_capture_file
+    from recovery_plugin.report.evidence import BEFORE_NAME
 
     spec = replace(prepared.runbook.capture, timeout=prepared.settings.capture_timeout)
     captures = capture_all(
@@ -599,7 +599,7 @@ def _run_capture(
     if interrupt.cancel.is_set():
         _skip(capture, "not run: the run was interrupted")
         return None
-    from recovery_plugin.verification import run_verification
+    from recovery_plugin.run.verification import run_verification
 
     capture.status = "running"
     capture.started_at = now_iso()

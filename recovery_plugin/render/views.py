@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from recovery_plugin.errors import RecoveryError
-from recovery_plugin.report import CAPTURE_NAME, REPORT_NAME
-from recovery_plugin.summary import GUIDE_PREFIXES, display_width, pad, step_label
+from recovery_plugin.render.summary import GUIDE_PREFIXES, display_width, pad, step_label
+from recovery_plugin.report.writer import CAPTURE_NAME, REPORT_NAME
 
 __all__ = ["list_runs", "load_report", "render_history", "render_html", "render_text"]
 

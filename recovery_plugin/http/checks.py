@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from recovery_plugin.capture import Capture
 from recovery_plugin.config import EndpointSpec
+from recovery_plugin.http.capture import Capture
 
 __all__ = ["evaluate", "expected_json"]
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from recovery_plugin.clock import now_iso
 from recovery_plugin.config import StepSpec
-from recovery_plugin.model import Attempt, StepRecord, StepStatus
-from recovery_plugin.process import ProcessResult, run_process
 from recovery_plugin.redact import Redactor
+from recovery_plugin.report.model import Attempt, StepRecord, StepStatus
+from recovery_plugin.run.process import ProcessResult, run_process
 
 __all__ = ["run_step"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from recovery_plugin.summary import GUIDE_PREFIXES, step_label
+from recovery_plugin.render.summary import GUIDE_PREFIXES, step_label
 
 __all__ = ["render_markdown"]
 

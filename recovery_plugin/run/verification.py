@@ -17,13 +17,13 @@ from typing import IO, TYPE_CHECKING, Any
 
 from recovery_plugin.clock import now_iso
 from recovery_plugin.redact import Redactor
-from recovery_plugin.report import CAPTURE_NAME, Report, ReportWriter
+from recovery_plugin.report.writer import CAPTURE_NAME, Report, ReportWriter
 
 if TYPE_CHECKING:
-    from recovery_plugin.capture import Capture
-    from recovery_plugin.model import StepRecord
-    from recovery_plugin.plugin import FinishedVerification
-    from recovery_plugin.runner import Prepared
+    from recovery_plugin.http.capture import Capture
+    from recovery_plugin.pytest_plugin.session import FinishedVerification
+    from recovery_plugin.report.model import StepRecord
+    from recovery_plugin.run.pipeline import Prepared
 
 __all__ = ["run_verification"]
 
@@ -80,8 +80,8 @@ def run_verification(
     import pytest
     from pytest_jsonreport.plugin import JSONReport
 
-    from recovery_plugin.capture import CaptureBatch, targets_for
-    from recovery_plugin.plugin import RunContext, apply_verification
+    from recovery_plugin.http.capture import CaptureBatch, targets_for
+    from recovery_plugin.pytest_plugin.session import RunContext, apply_verification
 
     run_dir = prepared.run_dir
     session_dir = run_dir / "verification"
@@ -107,7 +107,7 @@ def run_verification(
         report.readiness = done.readiness
         report.verification = done.verification
         if report.evidence is not None:
-            from recovery_plugin.evidence import diff_capture_files
+            from recovery_plugin.report.evidence import diff_capture_files
 
             report.evidence["diffs"] = diff_capture_files(
                 Path(report.evidence["before"]), Path(report.evidence["after"])

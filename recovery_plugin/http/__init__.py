@@ -1,0 +1,1 @@
+"""Talking to the service: capturing endpoint responses and checking them."""

@@ -1,0 +1,1 @@
+"""The pytest side: options, the generated checks, fixtures and hookspecs."""

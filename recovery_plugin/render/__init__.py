@@ -1,0 +1,1 @@
+"""What people read: console summary and progress, text, Markdown and HTML views."""

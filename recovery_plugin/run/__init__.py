@@ -1,0 +1,1 @@
+"""Executing one run: the pipeline, its steps as subprocesses, signals, the lock, verification."""
