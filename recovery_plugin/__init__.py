@@ -26,9 +26,9 @@ _EXPORTS = {
     "RecoverySim": "recovery_plugin.pytest_plugin.fixtures",
     "RunBundle": "recovery_plugin.pytest_plugin.fixtures",
     "RunOutcome": "recovery_plugin.run.pipeline",
-    "RunRequest": "recovery_plugin.run.pipeline",
+    "RunRequest": "recovery_plugin.resolve.context",
     "execute": "recovery_plugin.run.pipeline",
-    "prepare": "recovery_plugin.run.pipeline",
+    "prepare": "recovery_plugin.resolve.context",
 }
 
 __all__ = [
@@ -62,7 +62,8 @@ if TYPE_CHECKING:
     )
     from recovery_plugin.errors import ConfigError, ExitCode, RecoveryError
     from recovery_plugin.pytest_plugin.fixtures import BundleResult, RecoverySim, RunBundle
-    from recovery_plugin.run.pipeline import RunOutcome, RunRequest, execute, prepare
+    from recovery_plugin.resolve.context import RunRequest, prepare
+    from recovery_plugin.run.pipeline import RunOutcome, execute
 
 
 def __getattr__(name: str) -> Any:

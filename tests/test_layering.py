@@ -44,23 +44,75 @@ def test_only_the_cli_imports_click() -> None:
     assert importers == ["cli.py"]
 
 
-def test_imports_run_one_way() -> None:
-    # cli -> runner -> steps/capture/report; nothing below the CLI reaches back up to it.
-    for path in PACKAGE.rglob("*.py"):
-        if path.name in ("cli.py", "__main__.py"):
+# Each package (or top-level module) and the layer it sits on: a module may import only from its
+# own package or from a lower layer, so imports run one way:
+# cli -> run -> pytest_plugin -> resolve/render -> report -> http -> config -> base.
+LAYERS: dict[str, int] = {
+    "__main__": 10,
+    "cli": 9,
+    "demo": 8,
+    "run": 7,
+    "plugin": 7,  # the entry-point module: names the hooks and fixtures of pytest_plugin
+    "pytest_plugin": 6,
+    "resolve": 5,
+    "render": 5,
+    "report": 4,
+    "http": 3,
+    "config": 2,
+    "sim": 1,
+    "base": 0,
+}
+# The base: small helpers that everything may use; they import only each other.
+BASE = {"__init__", "errors", "clock", "atomic", "ids", "redact", "names", "validate", "procgroup"}
+# The package's own __init__ only names things lazily (PEP 562): it may point anywhere.
+LAZY_EXPORTERS = {"recovery_plugin"}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def _internal_imports(path: Path) -> set[str]:
+    """The package's modules that ``path`` imports (lazy and type-checking imports included)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        found.update(name for name in names if name in MODULES)
+    return found
+
+
+def _layer(module: str) -> tuple[str, int]:
+    parts = module.split(".")
+    key = parts[1] if len(parts) > 1 else "__init__"
+    key = "base" if key in BASE else key
+    assert key in LAYERS, f"{module}: no layer assigned; add its package to LAYERS"
+    return key, LAYERS[key]
+
+
+GRAPH = {name: _internal_imports(path) - {name} for name, path in MODULES.items()}
+
+
+def test_every_module_has_a_layer_and_imports_only_down() -> None:
+    wrong = []
+    for module, imported in GRAPH.items():
+        if module in LAZY_EXPORTERS:
             continue
-        assert "recovery_plugin.cli" not in _imports(path), path
-    for lower in (
-        "run/steps.py",
-        "run/process.py",
-        "http/capture.py",
-        "http/checks.py",
-        "report/writer.py",
-        "report/checklist.py",
-        "pytest_plugin/session.py",
-        "plugin.py",
-    ):
-        assert "recovery_plugin.run.pipeline" not in _imports(PACKAGE / lower), lower
+        package, level = _layer(module)
+        for target in imported:
+            target_package, target_level = _layer(target)
+            if target_package != package and target_level >= level:
+                wrong.append(f"{module} -> {target}")
+    assert wrong == []
 
 
 def test_the_sim_is_independent_of_the_harness_core() -> None:
@@ -72,6 +124,50 @@ def test_the_sim_is_independent_of_the_harness_core() -> None:
             if m.startswith("recovery_plugin.") and not m.startswith("recovery_plugin.sim")
         }
         assert core <= allowed, (path.name, core)
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[str]:
+    cycles = []
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                cycles.append(" -> ".join([*path[path.index(target) :], target]))
+            elif target not in state:
+                visit(target)
+        path.pop()
+        state[node] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module)
+    return cycles
+
+
+def test_no_import_cycle() -> None:
+    graph = {m: t - LAZY_EXPORTERS for m, t in GRAPH.items() if m not in LAZY_EXPORTERS}
+    assert _cycles(graph) == []
+
+
+def test_the_cycle_finder_finds_cycles() -> None:
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a -> b -> c -> a"]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_layering_test_sees_the_whole_package() -> None:
+    assert "recovery_plugin.run.verification" in GRAPH
+    assert "recovery_plugin.pytest_plugin.session" in GRAPH["recovery_plugin.run.verification"]
+    assert len(GRAPH) >= 40
+
+
+def test_nothing_below_the_cli_imports_it() -> None:
+    for module, imported in GRAPH.items():
+        if module not in ("recovery_plugin.cli", "recovery_plugin.__main__"):
+            assert "recovery_plugin.cli" not in imported, module
 
 
 def _loaded_after(statement: str) -> list[str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,15 +17,13 @@ from recovery_plugin.clock import now_iso
 from recovery_plugin.redact import Redactor
 from recovery_plugin.report.checklist import build_checklist
 from recovery_plugin.report.model import FAILED_STATUSES, StepRecord
+from recovery_plugin.report.result import NO_HOOKS, ReportHooks
 
 __all__ = ["REPORT_NAME", "SCHEMA_VERSION", "Report", "ReportWriter"]
 
 SCHEMA_VERSION = 1
 REPORT_NAME = "recovery_bundle_report.json"
 CAPTURE_NAME = "api_capture.json"
-
-ChecklistExtender = Callable[[dict[str, Any], list[str]], None]
-LastLook = Callable[[dict[str, Any]], None]
 
 
 @dataclass
@@ -151,8 +148,7 @@ class ReportWriter:
         *,
         finished_at: str,
         duration_s: float,
-        extend_checklist: ChecklistExtender | None = None,
-        last_look: LastLook | None = None,
+        hooks: ReportHooks = NO_HOOKS,
     ) -> dict[str, Any]:
         """Set the final status and checklist, give hooks their look, and write the report."""
         with self._lock:
@@ -166,12 +162,10 @@ class ReportWriter:
                 report.status = report.overall_status()
             payload = report.to_dict()
             checklist = build_checklist(payload, report.lang)
-            if extend_checklist is not None:
-                extend_checklist(payload, checklist)
+            hooks.checklist(payload, checklist)
             report.ops_checklist = checklist
             payload["ops_checklist"] = checklist
-            if last_look is not None:
-                last_look(payload)
+            hooks.last_look(payload)
             redacted: dict[str, Any] = self.redactor.obj(payload)
             self._write_all(redacted)
             return redacted

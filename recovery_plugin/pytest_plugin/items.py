@@ -1,0 +1,104 @@
+"""The generated checks: real pytest items, one per endpoint and one per matchup id.
+
+Node ids are ``recovery::<endpoint>`` and ``recovery::<endpoint>[<matchup id>]``; each item reads
+its capture from the session (as soon as it has arrived) and fails with the reasons an operator
+can act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from recovery_plugin.config import EndpointSpec
+from recovery_plugin.ids import printable
+
+if TYPE_CHECKING:
+    from recovery_plugin.http.capture import Capture, Target
+
+__all__ = ["COLLECTOR_NAME", "MARKER", "CheckFailed", "EndpointCheck", "RecoveryChecks"]
+
+MARKER = "recovery_check"
+COLLECTOR_NAME = "recovery"
+"""The generated checks' collector: their node ids are ``recovery::<endpoint>[<matchup id>]``."""
+
+CaptureSource = Callable[["Target"], "Capture"]
+
+
+class CheckFailed(Exception):
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("\n".join(reasons))
+        self.reasons = reasons
+
+
+class RecoveryChecks(pytest.Collector):
+    """The generated checks: one per endpoint, and one per matchup id for per-matchup paths."""
+
+    def __init__(
+        self,
+        *,
+        checks: list[tuple[EndpointSpec, str | None]],
+        capture_for: CaptureSource,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._checks = checks
+        self._capture_for = capture_for
+
+    def collect(self) -> list[pytest.Item]:
+        items: list[pytest.Item] = []
+        for spec, matchup_id in self._checks:
+            name = spec.name if matchup_id is None else f"{spec.name}[{printable(matchup_id)}]"
+            items.append(
+                EndpointCheck.from_parent(
+                    self,
+                    name=name,
+                    spec=spec,
+                    matchup_id=matchup_id,
+                    capture_for=self._capture_for,
+                )
+            )
+        return items
+
+
+class EndpointCheck(pytest.Item):
+    """GET one endpoint (from the session's batch capture) and check it against its spec."""
+
+    def __init__(
+        self,
+        *,
+        spec: EndpointSpec,
+        matchup_id: str | None,
+        capture_for: CaptureSource,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+        self.matchup_id = matchup_id
+        self._capture_for = capture_for
+        from recovery_plugin.http.capture import Target
+
+        self.target = Target(spec.name, spec.path, matchup_id if spec.per_matchup else None)
+        self.add_marker(pytest.mark.recovery_check(spec.name, matchup_id))
+
+    def runtest(self) -> None:
+        from recovery_plugin.http.checks import evaluate
+
+        reasons = evaluate(self.spec, self._capture_for(self.target))
+        if reasons:
+            raise CheckFailed(reasons)
+
+    def repr_failure(
+        self,
+        excinfo: pytest.ExceptionInfo[BaseException],
+        style: Any = None,
+    ) -> str | Any:
+        if isinstance(excinfo.value, CheckFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.name}: GET {self.target.path}"

@@ -1,0 +1,211 @@
+"""One run, resolved: :func:`resolve_run` turns a :class:`RunRequest` — from the CLI, or from a
+plain ``pytest --recovery-*`` session's options — into one immutable :class:`RunContext`.
+
+Everything that can be checked is checked here, before anything runs or is created: the
+runbook, every option through its precedence chain, the ids, the output directory and every
+step's argv. Both the launcher and the plugin's gate start from the same context.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from recovery_plugin.clock import new_run_id, now_iso
+from recovery_plugin.config import CaptureSpec, Runbook, find_config_file, load_runbook
+from recovery_plugin.config.settings import Settings, resolve_settings
+from recovery_plugin.errors import ConfigError
+from recovery_plugin.ids import read_matchup_file
+from recovery_plugin.redact import Redactor, secret_values
+from recovery_plugin.report.writer import Report
+from recovery_plugin.resolve.inputs import (
+    absolute,
+    check_output_dir,
+    dedupe_ids,
+    load_resumed_report,
+    report_copy_path,
+)
+from recovery_plugin.resolve.plan import PlanInputs, PlannedStep, plan_steps
+
+__all__ = ["Mode", "RunContext", "RunRequest", "prepare", "resolve_run"]
+
+Mode = Literal["dry-run", "apply", "verify"]
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What was asked for, as given: flags by option name (``None`` = not given)."""
+
+    mode: Mode
+    matchup_ids: Sequence[str] = ()
+    matchup_file: Path | None = None
+    resume_from: Path | None = None
+    config_path: Path | None = None
+    flags: Mapping[str, Any] = field(default_factory=dict)
+    poll_fingerprint: str | None = None
+    report_copy: Path | None = None
+    continue_on_error: bool = False
+    skip_ingest: bool = False
+    skip_reprocess: bool = False
+    skip_capture: bool = False
+    junit_xml: Path | None = None
+    cwd: Path = field(default_factory=Path.cwd)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    ini: Mapping[str, tuple[str, Any]] | None = None
+    """pytest ini values (the plugin's gate): ``name -> (ini key, value)``."""
+    flag_names: Mapping[str, str] | None = None
+    """How flags are spelled in errors when they are not the CLI's (the plugin's ``--recovery-*``)."""
+    ids_source: str | None = None
+    """Where the ids came from, when not ``--matchup-id`` (for error messages)."""
+    keeps_report: bool = True
+    """False for a plain pytest gate without an output directory: no run directory, no report."""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Everything one run needs, decided up front. Nothing in it changes while the run runs."""
+
+    request: RunRequest
+    runbook: Runbook
+    settings: Settings
+    matchup_ids: tuple[str, ...]
+    run_id: str
+    run_dir: Path
+    step_env: Mapping[str, str]
+    redactor: Redactor
+    preflight: Mapping[str, bool]
+    warnings: tuple[str, ...]
+    plan: tuple[PlannedStep, ...]
+    previous: Mapping[str, Any] | None = None
+    """The report of the run being resumed (``--resume``)."""
+    report_copy: Path | None = None
+    """``--report``: where a copy of the report goes (its directory exists)."""
+
+    @property
+    def mode(self) -> Mode:
+        return self.request.mode
+
+    @property
+    def capture_spec(self) -> CaptureSpec:
+        """The runbook's capture settings with the resolved timeout."""
+        return replace(self.runbook.capture, timeout=self.settings.capture_timeout)
+
+    @property
+    def check_count(self) -> int:
+        ids = len(self.matchup_ids)
+        return sum(ids if e.per_matchup else 1 for e in self.runbook.endpoints)
+
+    def start_report(self) -> Report:
+        """The run's report as it stands before any step: every planned step, nothing run."""
+        return Report(
+            run_id=self.run_id,
+            mode=self.mode,
+            api_base=self.settings.api_base,
+            output_dir=str(self.settings.output_dir),
+            run_dir=str(self.run_dir),
+            started_at=now_iso(),
+            matchup_ids=list(self.matchup_ids),
+            poll_fingerprint=self.request.poll_fingerprint,
+            config_source=self.runbook.source,
+            config_path=str(self.runbook.path) if self.runbook.path else None,
+            lang=self.settings.lang,
+            preflight=dict(self.preflight),
+            steps=[step.record(self.mode) for step in self.plan],
+            resumed_from=str(self.previous.get("run_dir")) if self.previous else None,
+        )
+
+
+def resolve_run(request: RunRequest) -> RunContext:
+    """Validate everything that can be validated before anything runs; raise RecoveryError."""
+    previous = None
+    if request.resume_from is not None:
+        previous = load_resumed_report(request.resume_from, request.cwd, request.mode)
+        request = _resumed_request(request, previous)
+    runbook = load_runbook(_config_path(request))
+    settings = resolve_settings(
+        runbook,
+        flags=request.flags,
+        environ=request.environ,
+        ini=request.ini,
+        flag_names=request.flag_names,
+    )
+    if settings.checks_dir is not None and not absolute(settings.checks_dir, request.cwd).is_dir():
+        raise ConfigError(
+            f"checks directory not found: {settings.checks_dir} (from {settings.sources['checks_dir']})"
+        )
+    raw_ids = list(request.matchup_ids)
+    if request.matchup_file is not None:
+        raw_ids += read_matchup_file(absolute(request.matchup_file, request.cwd))
+    ids, warnings = dedupe_ids(raw_ids, request.ids_source)
+    if request.poll_fingerprint is not None and not request.poll_fingerprint.strip():
+        raise ConfigError("--poll-fingerprint is empty")
+    step_env = {**request.environ, **runbook.env}
+    output_dir = absolute(settings.output_dir, request.cwd)
+    if request.keeps_report:
+        check_output_dir(output_dir, settings.sources["output_dir"])
+    run_id = new_run_id()
+    run_dir = output_dir / run_id
+    plan = plan_steps(
+        runbook,
+        PlanInputs(
+            mode=request.mode,
+            api_base=settings.api_base,
+            input=settings.input,
+            matchup_ids=ids,
+            poll_fingerprint=request.poll_fingerprint,
+            run_dir=run_dir,
+            skip_ingest=request.skip_ingest,
+            skip_reprocess=request.skip_reprocess,
+            skip_capture=request.skip_capture,
+            previous=previous,
+        ),
+    )
+    return RunContext(
+        request=request,
+        runbook=runbook,
+        settings=replace(settings, output_dir=output_dir),
+        matchup_ids=tuple(ids),
+        run_id=run_id,
+        run_dir=run_dir,
+        step_env=step_env,
+        redactor=Redactor(secret_values(step_env, runbook.secret_env)),
+        preflight={name: bool(step_env.get(name)) for name in runbook.required_env},
+        warnings=tuple(warnings),
+        plan=plan,
+        previous=previous,
+        report_copy=report_copy_path(request.report_copy, request.cwd),
+    )
+
+
+prepare = resolve_run
+"""The name this function was exported under before the run context existed."""
+
+
+def _config_path(request: RunRequest) -> Path | None:
+    """``--config``, else env ``RECOVERY_CONFIG``, else ``recovery.toml`` / ``pyproject.toml``."""
+    path = request.config_path
+    if path is None and request.environ.get("RECOVERY_CONFIG"):
+        path = Path(request.environ["RECOVERY_CONFIG"])
+    if path is None:
+        return find_config_file(request.cwd)
+    return absolute(path, request.cwd)
+
+
+def _resumed_request(request: RunRequest, previous: Mapping[str, Any]) -> RunRequest:
+    """The same config, ids and service as the resumed run, unless given again on the command line."""
+    flags = dict(request.flags)
+    if flags.get("api_base") is None:
+        flags["api_base"] = previous.get("api_base")
+    config_path = request.config_path
+    if config_path is None and previous.get("config_path"):
+        config_path = Path(previous["config_path"])
+    return replace(
+        request,
+        flags=flags,
+        config_path=config_path,
+        matchup_ids=list(request.matchup_ids) or list(previous.get("matchup_ids", [])),
+        poll_fingerprint=request.poll_fingerprint or previous.get("poll_fingerprint"),
+    )

@@ -1,0 +1,90 @@
+"""The inputs of a run that are read and checked before anything runs: ids, the resumed report,
+the output directory and the report copy. Each problem is a one-line :class:`ConfigError`."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from recovery_plugin.errors import ConfigError
+from recovery_plugin.ids import check_matchup_id
+from recovery_plugin.report.writer import REPORT_NAME
+
+__all__ = ["absolute", "check_output_dir", "dedupe_ids", "load_resumed_report", "report_copy_path"]
+
+
+def absolute(path: Path, cwd: Path) -> Path:
+    return path if path.is_absolute() else cwd / path
+
+
+def dedupe_ids(raw: Sequence[str], source: str | None = None) -> tuple[list[str], list[str]]:
+    """The ids in order, each once; a warning per duplicate; ConfigError on an invalid id
+    (naming ``source`` when the ids did not come from ``--matchup-id``)."""
+    ids: list[str] = []
+    warnings: list[str] = []
+    seen: set[str] = set()
+    for value in raw:
+        problem = check_matchup_id(value)
+        if problem:
+            where = "--matchup-id" if source is None else "matchup id"
+            origin = "" if source is None else f" from {source}"
+            raise ConfigError(f"invalid {where} {value!r}{origin}: {problem}")
+        if value in seen:
+            warnings.append(f"warning: duplicate matchup id {value!r} ignored")
+            continue
+        seen.add(value)
+        ids.append(value)
+    return ids, warnings
+
+
+def load_resumed_report(resume_from: Path, cwd: Path, mode: str) -> dict[str, Any]:
+    """``--resume RUN_DIR``: the report of the apply run being resumed."""
+    path = absolute(resume_from, cwd)
+    report_path = path / REPORT_NAME if path.is_dir() else path
+    try:
+        previous: dict[str, Any] = json.loads(report_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"--resume {resume_from}: no {REPORT_NAME} there") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--resume {resume_from}: unreadable report: {exc}") from None
+    if mode == "verify":
+        raise ConfigError("--resume goes with run, not verify")
+    if not isinstance(previous, dict) or previous.get("mode") != "apply" or "steps" not in previous:
+        raise ConfigError(f"--resume {resume_from}: not the report of an apply run")
+    return previous
+
+
+def check_output_dir(output_dir: Path, source: str) -> None:
+    """The output directory exists (created if need be) and takes files; the run dir comes later."""
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ConfigError(f"output directory {output_dir} (from {source}) is not a directory")
+    probe = output_dir / f".write-probe-{os.getpid()}-{os.urandom(4).hex()}"
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: never follows or reuses an existing file; no tempfile import on the dry-run path.
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(
+            f"cannot write to output directory {output_dir} (from {source}): {reason}"
+        ) from None
+
+
+def report_copy_path(report_copy: Path | None, cwd: Path) -> Path | None:
+    """``--report PATH``: where a copy of the report goes; its directory is created now."""
+    if report_copy is None:
+        return None
+    path = absolute(report_copy, cwd)
+    if path.exists() and path.is_dir():
+        raise ConfigError(f"--report {report_copy} is a directory, not a file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the directory of --report {report_copy}: {exc.strerror}"
+        ) from None
+    return path

@@ -1,0 +1,158 @@
+"""Planning: every step a run will take, with its exact argv, decided before anything runs.
+
+Placeholders are expanded and checked here, so a runbook that names a value the run does not
+have fails before any directory is created.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from recovery_plugin.config import Runbook, StepSpec, expand, placeholders_in
+from recovery_plugin.errors import ConfigError
+from recovery_plugin.ids import safe_name
+from recovery_plugin.report.model import StepRecord
+from recovery_plugin.report.writer import CAPTURE_NAME
+
+__all__ = ["STEP_REPORT_NAMES", "PlannedStep", "plan_steps"]
+
+STEP_REPORT_NAMES = {"ingest": "ingest_retry_report.json", "reprocess": "reprocess_report.json"}
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """One step as planned: what it runs and, when it will not run, why."""
+
+    name: str
+    command: tuple[str, ...]
+    output_path: str
+    matchup_id: str | None = None
+    skip_reason: str | None = None
+
+    @property
+    def mutating(self) -> bool:
+        return self.name != "capture"
+
+    def record(self, mode: str) -> StepRecord:
+        """A fresh, mutable record of this step for the run's report."""
+        record = StepRecord(
+            name=self.name,
+            mode=mode,
+            command=list(self.command),
+            output_path=self.output_path,
+            matchup_id=self.matchup_id,
+        )
+        if self.skip_reason is not None:
+            record.status = "skipped"
+            record.error = self.skip_reason
+        return record
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    mode: str
+    api_base: str
+    input: str
+    matchup_ids: Sequence[str]
+    poll_fingerprint: str | None
+    run_dir: Path
+    skip_ingest: bool = False
+    skip_reprocess: bool = False
+    skip_capture: bool = False
+    previous: Mapping[str, Any] | None = None
+
+
+def plan_steps(runbook: Runbook, inputs: PlanInputs) -> tuple[PlannedStep, ...]:
+    steps: list[PlannedStep] = []
+    if inputs.mode != "verify":
+        ingest_dir = inputs.run_dir / "steps" / "ingest"
+        steps.append(
+            _planned(
+                runbook,
+                inputs,
+                "ingest",
+                ingest_dir,
+                None,
+                "skipped by --skip-ingest" if inputs.skip_ingest else None,
+            )
+        )
+        for matchup_id in inputs.matchup_ids:
+            step_dir = inputs.run_dir / "steps" / f"reprocess-{safe_name(matchup_id)}"
+            skip = "skipped by --skip-reprocess" if inputs.skip_reprocess else None
+            steps.append(_planned(runbook, inputs, "reprocess", step_dir, matchup_id, skip))
+    steps.append(
+        PlannedStep(
+            name="capture",
+            command=tuple(f"GET {inputs.api_base}{e.path}" for e in runbook.endpoints),
+            output_path=str(inputs.run_dir / CAPTURE_NAME),
+            skip_reason="skipped by --skip-capture" if inputs.skip_capture else None,
+        )
+    )
+    if inputs.previous is not None:
+        steps = _skip_already_done(steps, inputs.previous)
+    return tuple(steps)
+
+
+def _skip_already_done(steps: list[PlannedStep], previous: Mapping[str, Any]) -> list[PlannedStep]:
+    """``--resume``: a mutating step that succeeded in the resumed run is not run again."""
+    done = {
+        (s["name"], s.get("matchup_id")) for s in previous["steps"] if s.get("status") == "success"
+    }
+    reason = f"succeeded in run {previous.get('run_id')} (resumed)"
+    return [
+        PlannedStep(s.name, s.command, s.output_path, s.matchup_id, reason)
+        if s.mutating and s.skip_reason is None and (s.name, s.matchup_id) in done
+        else s
+        for s in steps
+    ]
+
+
+def _planned(
+    runbook: Runbook,
+    inputs: PlanInputs,
+    name: str,
+    step_dir: Path,
+    matchup_id: str | None,
+    skip_reason: str | None,
+) -> PlannedStep:
+    report_path = step_dir / STEP_REPORT_NAMES[name]
+    values: dict[str, str | None] = {
+        "python": sys.executable,
+        "api_base": inputs.api_base,
+        "input": inputs.input,
+        "matchup_id": matchup_id,
+        "poll_fingerprint": inputs.poll_fingerprint,
+        "run_dir": str(inputs.run_dir),
+        "step_dir": str(step_dir),
+        "step_report": str(report_path),
+        "mode": inputs.mode,
+    }
+    argv = _expand_argv(runbook.steps[name], values, runbook.source)
+    return PlannedStep(name, tuple(argv), str(report_path), matchup_id, skip_reason)
+
+
+def _expand_argv(spec: StepSpec, values: Mapping[str, str | None], source: str) -> list[str]:
+    argv = list(spec.command)
+    for placeholder, extra in spec.optional_args.items():
+        if values.get(placeholder):
+            argv.extend(extra)
+    present = {k: v for k, v in values.items() if v is not None}
+    expanded = []
+    for arg in argv:
+        for name in placeholders_in(arg):
+            if name not in present:
+                hint = (
+                    " (pass --poll-fingerprint, or use optional_args)"
+                    if name == "poll_fingerprint"
+                    else ""
+                )
+                raise ConfigError(
+                    f"{source}: steps.{spec.name}.command uses {{{name}}}, which has no value here"
+                    + hint
+                )
+        expanded.append(expand(arg, present))
+    return expanded

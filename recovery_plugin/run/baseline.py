@@ -1,0 +1,36 @@
+"""The 'before' half of the evidence: every endpoint captured once before anything changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from recovery_plugin.report.evidence import BEFORE_NAME
+from recovery_plugin.report.writer import CAPTURE_NAME, Report, ReportWriter
+from recovery_plugin.resolve.context import RunContext
+
+__all__ = ["capture_baseline"]
+
+
+def capture_baseline(
+    context: RunContext, report: Report, writer: ReportWriter, console: Callable[[str], None]
+) -> None:
+    capture = report.step("capture")
+    if capture is None or capture.status == "skipped":
+        return
+    from recovery_plugin.http.capture import capture_all, targets_for, write_capture_file
+
+    captures = capture_all(
+        context.settings.api_base,
+        targets_for(context.runbook.endpoints, context.matchup_ids),
+        context.capture_spec,
+        redactor=context.redactor,
+    )
+    path = context.run_dir / BEFORE_NAME
+    write_capture_file(path, context.redactor.text(context.settings.api_base), captures.values())
+    report.evidence = {
+        "before": str(path),
+        "after": str(context.run_dir / CAPTURE_NAME),
+        "diffs": [],
+    }
+    writer.write(report)
+    console(f"[baseline] captured {len(captures)} endpoint response(s) before the steps")

@@ -1,0 +1,119 @@
+"""The mutating steps of an apply: ingest, then reprocess per matchup id, ``--jobs`` at a time.
+
+A failed step makes the following mutating steps ``skipped`` unless ``--continue-on-error``;
+a cancel (SIGINT/SIGTERM) skips whatever has not started.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from recovery_plugin.ids import write_matchup_file
+from recovery_plugin.render.progress import Progress
+from recovery_plugin.report.model import StepRecord
+from recovery_plugin.report.writer import Report, ReportWriter
+from recovery_plugin.resolve.context import RunContext
+from recovery_plugin.resolve.inputs import absolute
+
+__all__ = ["FAILED_IDS_NAME", "run_mutating_steps"]
+
+FAILED_IDS_NAME = "failed_reprocess_ids.json"
+Console = Callable[[str], None]
+
+
+def _skip(record: StepRecord, reason: str) -> None:
+    record.status = "skipped"
+    record.error = reason
+
+
+def run_mutating_steps(
+    context: RunContext,
+    report: Report,
+    writer: ReportWriter,
+    cancel: threading.Event,
+    console: Console,
+    progress: Progress,
+) -> None:
+    request = context.request
+    stop_mutations = threading.Event()
+
+    def run(record: StepRecord) -> None:
+        if record.status == "skipped":
+            return
+        if cancel.is_set():
+            _skip(record, "not run: the run was interrupted")
+            return
+        if stop_mutations.is_set():
+            _skip(
+                record, "skipped: an earlier step failed (use --continue-on-error to run it anyway)"
+            )
+            writer.write(report)
+            return
+        _run_one(context, record, report, writer, cancel, console, progress)
+        if record.failed and not request.continue_on_error:
+            stop_mutations.set()
+
+    ingest = report.step("ingest")
+    if ingest is not None:
+        run(ingest)
+    reprocess = [s for s in report.steps if s.name == "reprocess"]
+    progress.expect("reprocess", sum(1 for s in reprocess if s.status != "skipped"))
+    jobs = max(1, min(context.settings.jobs, len(reprocess) or 1))
+    if jobs == 1:
+        for record in reprocess:
+            run(record)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="reprocess") as pool:
+            for future in [pool.submit(run, record) for record in reprocess]:
+                future.result()
+    failed = [str(r.matchup_id) for r in reprocess if r.failed]
+    if failed:
+        write_matchup_file(context.run_dir / FAILED_IDS_NAME, failed)
+    writer.write(report)
+
+
+def _run_one(
+    context: RunContext,
+    record: StepRecord,
+    report: Report,
+    writer: ReportWriter,
+    cancel: threading.Event,
+    console: Console,
+    progress: Progress,
+) -> None:
+    from recovery_plugin.run.steps import run_step
+
+    spec = context.runbook.steps[record.name]
+    redactor = context.redactor
+    label = record.name if record.matchup_id is None else f"{record.name} {record.matchup_id}"
+    console(redactor.text(f"[{label}] running"))
+    progress.step_started(redactor.text(label))
+    step_dir = Path(record.output_path or context.run_dir).parent
+    step_dir.mkdir(parents=True, exist_ok=True)
+    cwd = context.request.cwd
+    run_step(
+        record,
+        spec,
+        record.command,
+        step_dir=step_dir,
+        env={**context.step_env, **spec.env},
+        cwd=absolute(Path(spec.cwd), cwd) if spec.cwd else cwd,
+        redactor=redactor,
+        cancel=cancel,
+        on_change=lambda _record: writer.write(report),
+    )
+    progress.step_finished(redactor.text(label))
+    if record.name == "reprocess":
+        progress.advance("reprocess")
+    attempts = len(record.attempts)
+    last_output = next((line for line in reversed(record.tail) if line.strip()), None)
+    console(
+        f"[{label}] {record.status} in {record.duration_s:.1f}s"
+        + (f" ({attempts} attempts)" if attempts > 1 else "")
+        + (f": {record.error}" if record.error else "")
+        + (f"; last output: {last_output[:300]}" if record.failed and last_output else "")
+    )
