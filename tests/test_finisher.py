@@ -14,7 +14,15 @@ from recovery_plugin import RecoverySim, RunBundle
 from recovery_plugin.pytest_plugin.fixtures import LAUNCHER_ENV
 from recovery_plugin.sim.data import DEFAULT_MATCHUP_ID
 
-TIMING_KEYS = {"started_at", "finished_at", "generated_at", "duration_s", "elapsed_ms", "elapsed_s", "at"}
+TIMING_KEYS = {
+    "started_at",
+    "finished_at",
+    "generated_at",
+    "duration_s",
+    "elapsed_ms",
+    "elapsed_s",
+    "at",
+}
 
 
 def _comparable(report: dict[str, Any]) -> Any:
@@ -39,7 +47,9 @@ def _comparable(report: dict[str, Any]) -> Any:
 
 @pytest.fixture(params=["healthy", "summary down"])
 def service(request: pytest.FixtureRequest, recovery_sim: RecoverySim) -> Any:
-    faults = {"endpoints": {"summary": {"status": 503}}} if request.param == "summary down" else None
+    faults = (
+        {"endpoints": {"summary": {"status": 503}}} if request.param == "summary down" else None
+    )
     sim = recovery_sim(faults=faults)
     sim.seed()
     return sim
