@@ -247,7 +247,8 @@ def _twin(name: str) -> PluginFlag:
         ini=option.plugin.ini,
         metavar=option.metavar,
         help=option.plugin_help_text(),
-        ini_help=f"{option.plugin.summary or option.summary} (ini twin of {option.plugin.flag})",
+        ini_help=f"{option.plugin.summary or option.summary}"
+        f" [twin of {option.plugin.flag}; env {option.env} overrides it]",
         setting=option.name,
     )
 
