@@ -312,3 +312,17 @@ def test_plugin_settings_rank_flag_env_ini_file(
         "--recovery-base-url",
     )
     assert from_flag.capture_timeout == 1.0
+
+
+def test_the_configuration_page_lists_every_option_as_the_table_has_it() -> None:
+    page = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in page[page.index("## Precedence") : page.index("## Keys")].splitlines():
+        cells = [cell.strip().strip("`") for cell in line.strip("|").split("|")]
+        if len(cells) == 5 and cells[1].startswith("--") and cells[1] != "---":
+            rows[cells[1]] = (cells[2], cells[3], cells[4])
+
+    assert rows == {
+        o.flag: (o.env, o.file_key, format_default(o.from_runbook(default_runbook())) or "none")
+        for o in OPTIONS
+    }
