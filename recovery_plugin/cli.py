@@ -178,13 +178,20 @@ def verify(**options: Any) -> None:
     _launch("verify", options)
 
 
+def _work_dir_option(flag: str, default: str, summary: str) -> Callable[[_F], _F]:
+    """A directory the command creates (not a setting: no env var, no config key)."""
+    return click.option(
+        flag,
+        type=click.Path(path_type=Path, file_okay=False),
+        default=Path(default),
+        show_default=True,
+        help=summary,
+    )
+
+
 @cli.command()
-@click.option(
-    "--output-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("recovery-demo"),
-    show_default=True,
-    help="Where the demo's run directory and simulated service data go.",
+@_work_dir_option(
+    "--output-dir", "recovery-demo", "Where the demo's run directory and simulated service data go."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 def demo(output_dir: Path, as_json: bool) -> None:
@@ -269,13 +276,7 @@ def sim() -> None:
 @sim.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8100, show_default=True)
-@click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("sim-data"),
-    show_default=True,
-    help="SQLite database and logs.",
-)
+@_work_dir_option("--data-dir", "sim-data", "SQLite database and logs.")
 @click.option(
     "--faults",
     type=click.Path(path_type=Path, dir_okay=False),
