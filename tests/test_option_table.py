@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import recovery_plugin.config
 from recovery_plugin.cli import cli
 from recovery_plugin.config import Runbook, default_runbook
-from recovery_plugin.config import options as option_table
 from recovery_plugin.config.options import OPTIONS, Option, format_default, plugin_flags
 from recovery_plugin.errors import ConfigError
 from recovery_plugin.pytest_plugin.fixtures import LAUNCHER_ENV
@@ -93,7 +93,7 @@ def _changed_profile() -> Runbook:
 def test_help_follows_the_profile_when_its_defaults_change(
     cli_runner: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(option_table, "default_runbook", _changed_profile)
+    monkeypatch.setattr(recovery_plugin.config, "default_runbook", _changed_profile)
     run_help = _help(cli_runner, "run")
 
     assert _sources_in_help(run_help, "--api-base")["default"] == "http://127.0.0.1:9999"
@@ -158,7 +158,7 @@ def test_every_plugin_row_is_in_pytest_help_with_its_ini_twin(
 def test_pytest_help_follows_the_profile(
     pytester: pytest.Pytester, hermetic: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(option_table, "default_runbook", _changed_profile)
+    monkeypatch.setattr(recovery_plugin.config, "default_runbook", _changed_profile)
 
     help_text = pytester.runpytest("--help").stdout.str()
 

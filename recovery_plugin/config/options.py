@@ -16,10 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from recovery_plugin.config import Runbook, default_runbook
+if TYPE_CHECKING:
+    from recovery_plugin.config import Runbook
 
 __all__ = [
     "CONFIG_ENV",
@@ -145,6 +146,9 @@ class Option:
         return attrgetter(self.file_key)(runbook)
 
     def default(self) -> Any:
+        # Looked up on each call: help shows the profile's defaults as they are when it is shown.
+        from recovery_plugin.config import default_runbook
+
         return self.from_runbook(default_runbook())
 
     def help_text(self, summary: str | None = None) -> str:
