@@ -11,14 +11,17 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from recovery_plugin import __version__
+from recovery_plugin.config.options import OPTIONS, Option, config_help, option_named
 from recovery_plugin.errors import ExitCode, RecoveryError
 
 __all__ = ["cli", "main"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success or dry-run; 1 a step or check failed; 2 usage or configuration error;"
@@ -61,46 +64,61 @@ def _matchup_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+class _SettingOption(click.Option):
+    """A value option from the option table. Its help is rendered when shown, so the default
+    it names is the built-in profile's at that moment, never a copy."""
+
+    def __init__(self, *args: Any, setting: Option, summary: str | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.setting = setting
+        self.summary = summary
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = self.setting.help_text(self.summary)
+        return super().get_help_record(ctx)
+
+
+def _setting_option(name: str, summary: str | None = None) -> Callable[[_F], _F]:
+    """The click option of the table row ``name``; its value is parsed by ``resolve_settings``
+    (so an error names the flag), only a fixed set of choices is checked by click."""
+    setting = option_named(name)
+    return click.option(
+        setting.flag,
+        setting.name,
+        cls=_SettingOption,
+        setting=setting,
+        summary=summary,
+        metavar=None if setting.choices else setting.metavar,
+        type=click.Choice(setting.choices) if setting.choices else None,
+    )
+
+
+def _setting_options(*names: str) -> Callable[[_F], _F]:
+    def decorate(func: _F) -> _F:
+        for name in reversed(names):
+            func = _setting_option(name)(func)
+        return func
+
+    return decorate
+
+
+def _common_options(func: _F) -> _F:
     options = [
-        click.option(
-            "--api-base",
-            metavar="URL",
-            help="Base URL of the service. [env API_BASE_URL; config api_base; default http://127.0.0.1:8100]",
-        ),
+        _setting_option("api_base"),
         click.option(
             "--config",
             "config_path",
             type=click.Path(path_type=Path, dir_okay=False),
-            help="Runbook TOML. [env RECOVERY_CONFIG; default ./recovery.toml or"
-            " [tool.recovery_bundle] in ./pyproject.toml; else the built-in profile]",
+            help=config_help("Runbook TOML."),
         ),
-        click.option(
-            "--output-dir",
-            metavar="DIR",
-            help="Where run directories go. [env RECOVERY_OUTPUT_DIR; config output_dir; default ops_recovery_bundle]",
-        ),
+        _setting_option("output_dir"),
         click.option(
             "--report",
             "report_copy",
             type=click.Path(path_type=Path, dir_okay=False),
             help="Also write the report to this path.",
         ),
-        click.option(
-            "--capture-timeout",
-            metavar="SECONDS",
-            help="Timeout of each endpoint request. [env RECOVERY_CAPTURE_TIMEOUT; config capture.timeout; default 10]",
-        ),
-        click.option(
-            "--checks-dir",
-            metavar="DIR",
-            help="Extra pytest files to run in the verification session. [env RECOVERY_CHECKS_DIR; config checks_dir]",
-        ),
-        click.option(
-            "--lang",
-            type=click.Choice(["en", "ko"]),
-            help="Checklist language. [env RECOVERY_LANG; default en]",
-        ),
+        _setting_options("capture_timeout", "checks_dir", "lang"),
         click.option(
             "--json",
             "as_json",
@@ -123,14 +141,7 @@ def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option(
     "--poll-fingerprint", metavar="FP", help="Poll fingerprint passed to the reprocess step."
 )
-@click.option(
-    "--input", metavar="PATH", help="Ingest input file. [env RECOVERY_INPUT; config input]"
-)
-@click.option(
-    "--jobs",
-    metavar="N",
-    help="Reprocess steps run concurrently. [env RECOVERY_JOBS; config jobs; default 4]",
-)
+@_setting_options("input", "jobs")
 @click.option(
     "--continue-on-error", is_flag=True, help="Run later mutating steps even after one failed."
 )
@@ -167,13 +178,20 @@ def verify(**options: Any) -> None:
     _launch("verify", options)
 
 
+def _work_dir_option(flag: str, default: str, summary: str) -> Callable[[_F], _F]:
+    """A directory the command creates (not a setting: no env var, no config key)."""
+    return click.option(
+        flag,
+        type=click.Path(path_type=Path, file_okay=False),
+        default=Path(default),
+        show_default=True,
+        help=summary,
+    )
+
+
 @cli.command()
-@click.option(
-    "--output-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("recovery-demo"),
-    show_default=True,
-    help="Where the demo's run directory and simulated service data go.",
+@_work_dir_option(
+    "--output-dir", "recovery-demo", "Where the demo's run directory and simulated service data go."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 def demo(output_dir: Path, as_json: bool) -> None:
@@ -232,30 +250,22 @@ def show(target: Path, fmt: str, output: Path | None) -> None:
 
 
 @cli.command()
-@click.option(
-    "--output-dir",
-    metavar="DIR",
-    help="The output directory to list. [env RECOVERY_OUTPUT_DIR; config output_dir; default ops_recovery_bundle]",
-)
+@_setting_option("output_dir", summary="The output directory to list.")
 def history(output_dir: str | None) -> None:
     """List the runs in an output directory, newest first."""
+    from recovery_plugin.config import find_config_file, load_runbook
+    from recovery_plugin.config.settings import resolve_option
     from recovery_plugin.render.views import list_runs, render_history
 
-    directory = Path(
-        output_dir or os.environ.get("RECOVERY_OUTPUT_DIR") or _configured_output_dir()
-    )
+    try:
+        runbook = load_runbook(find_config_file(Path.cwd()))
+        value, _ = resolve_option("output_dir", runbook, flag=output_dir, environ=os.environ)
+    except RecoveryError as exc:
+        _fail(exc)
+    directory = Path(value)
     if not directory.is_dir():
         _fail(RecoveryError(f"output directory not found: {directory}"))
     click.echo(render_history(list_runs(directory)), nl=False)
-
-
-def _configured_output_dir() -> str:
-    from recovery_plugin.config import find_config_file, load_runbook
-
-    try:
-        return load_runbook(find_config_file(Path.cwd())).output_dir
-    except RecoveryError as exc:
-        _fail(exc)
 
 
 @cli.group()
@@ -266,13 +276,7 @@ def sim() -> None:
 @sim.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8100, show_default=True)
-@click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("sim-data"),
-    show_default=True,
-    help="SQLite database and logs.",
-)
+@_work_dir_option("--data-dir", "sim-data", "SQLite database and logs.")
 @click.option(
     "--faults",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -315,18 +319,7 @@ def _console(as_json: bool) -> Callable[[str], None]:
 def _launch(mode: str, options: dict[str, Any]) -> None:
     from recovery_plugin.run.pipeline import RunRequest, execute, prepare
 
-    flags = {
-        name: options.get(name)
-        for name in (
-            "api_base",
-            "output_dir",
-            "input",
-            "jobs",
-            "lang",
-            "capture_timeout",
-            "checks_dir",
-        )
-    }
+    flags = {option.name: options.get(option.name) for option in OPTIONS}
     request = RunRequest(
         mode=mode,  # type: ignore[arg-type]
         matchup_ids=tuple(options.get("matchup_ids") or ()),

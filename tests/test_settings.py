@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 
 from recovery_plugin.config import default_runbook, load_runbook
-from recovery_plugin.config.settings import OPTIONS, parse_api_base, resolve_settings
+from recovery_plugin.config.settings import (
+    OPTIONS,
+    parse_api_base,
+    resolve_option,
+    resolve_settings,
+)
 from recovery_plugin.errors import ConfigError
 
 # name, flag value, env var, env value, TOML line, parsed flag/env/file values, default
@@ -313,3 +318,65 @@ def test_settings_carry_paths_as_paths(tmp_path: Path) -> None:
 
     assert settings.output_dir == tmp_path / "out"
     assert settings.checks_dir == tmp_path / "checks"
+
+
+# --- the plugin's flags ----------------------------------------------------------------------
+
+
+def test_plugin_flags_are_named_by_their_plugin_spelling() -> None:
+    settings = resolve_settings(
+        default_runbook(),
+        flags={"api_base": "http://127.0.0.1:1", "capture_timeout": "3"},
+        environ={},
+        plugin=True,
+    )
+
+    assert settings.sources["api_base"] == "--recovery-base-url"
+    assert settings.sources["capture_timeout"] == "--recovery-capture-timeout"
+
+
+def test_a_bad_plugin_flag_names_the_plugin_flag() -> None:
+    message = _config_error(
+        runbook=default_runbook(), flags={"capture_timeout": "abc"}, environ={}, plugin=True
+    )
+
+    assert message == (
+        "invalid capture_timeout 'abc' from --recovery-capture-timeout: must be a number of seconds"
+    )
+
+
+def test_the_former_flag_names_argument_still_means_the_plugin_flags() -> None:
+    message = _config_error(
+        runbook=default_runbook(),
+        flags={"capture_timeout": "abc"},
+        environ={},
+        flag_names={"capture_timeout": "--recovery-capture-timeout"},
+    )
+
+    assert "from --recovery-capture-timeout: " in message
+
+
+def test_a_bad_ini_value_names_the_ini_key() -> None:
+    message = _config_error(
+        runbook=default_runbook(),
+        flags={},
+        environ={},
+        ini={"capture_timeout": ("recovery_capture_timeout", "-1")},
+    )
+
+    assert message == (
+        "invalid capture_timeout '-1' from ini recovery_capture_timeout: must be greater than 0"
+    )
+
+
+def test_resolve_option_resolves_one_option_without_the_others() -> None:
+    value, source = resolve_option(
+        "output_dir", default_runbook(), flag=None, environ={"RECOVERY_JOBS": "not checked"}
+    )
+
+    assert (value, source) == ("ops_recovery_bundle", "default")
+
+
+def test_resolve_option_rejects_an_unknown_name() -> None:
+    with pytest.raises(KeyError, match="no option 'job'"):
+        resolve_option("job", default_runbook(), flag=None, environ={})

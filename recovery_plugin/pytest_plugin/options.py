@@ -1,71 +1,75 @@
-"""The plugin's command-line options and their ini twins (one ``recovery`` group)."""
+"""The plugin's command-line options and their ini twins (one ``recovery`` group), built from the
+option table (:func:`recovery_plugin.config.options.plugin_flags`)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from recovery_plugin.config import find_config_file
+from recovery_plugin.config import Runbook, find_config_file
+from recovery_plugin.config.options import CONFIG_ENV, OPTIONS, plugin_flags
 
-__all__ = ["PLUGIN_FLAGS", "config_path", "path_option", "pytest_addoption"]
+if TYPE_CHECKING:
+    from recovery_plugin.config.settings import Settings
+
+__all__ = [
+    "PLUGIN_FLAGS",
+    "config_path",
+    "path_option",
+    "plugin_enabled",
+    "pytest_addoption",
+    "resolve_plugin_settings",
+]
+
+PLUGIN_FLAGS = {option.name: option.plugin.flag for option in OPTIONS if option.plugin}
+"""Setting name -> the plugin's flag for it (from the option table)."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("recovery", "recovery-bundle: post-recovery health checks")
-    group.addoption(
-        "--recovery-base-url",
-        dest="recovery_base_url",
-        metavar="URL",
-        help="Check this service's endpoints (enables the plugin). Env API_BASE_URL overrides the ini value.",
-    )
-    group.addoption(
-        "--recovery-matchup-id",
-        dest="recovery_matchup_ids",
-        action="append",
-        metavar="ID",
-        help="A matchup id to check (repeatable).",
-    )
-    group.addoption(
-        "--recovery-config",
-        dest="recovery_config",
-        metavar="PATH",
-        help="Runbook TOML giving the endpoints and expectations. [env RECOVERY_CONFIG; default"
-        " ./recovery.toml or [tool.recovery_bundle] in ./pyproject.toml; else the built-in profile]",
-    )
-    group.addoption(
-        "--recovery-output-dir",
-        dest="recovery_output_dir",
-        metavar="DIR",
-        help="Write api_capture.json and a verify-mode report into a new run directory here.",
-    )
-    group.addoption(
-        "--recovery-capture-timeout",
-        dest="recovery_capture_timeout",
-        metavar="SECONDS",
-        help="Timeout of each capture request. [env RECOVERY_CAPTURE_TIMEOUT; runbook"
-        " capture.timeout; default 10]",
-    )
-    parser.addini("recovery_base_url", "Base URL to check (enables the plugin).")
-    parser.addini("recovery_matchup_ids", "Matchup ids to check, one per line.", type="linelist")
-    parser.addini(
-        "recovery_config",
-        "Runbook TOML with the endpoints and expectations (relative to the ini file).",
-    )
-    parser.addini(
-        "recovery_output_dir",
-        "Directory for captures and the verify-mode report (relative to the ini file).",
-    )
-    parser.addini("recovery_capture_timeout", "Timeout of each capture request, in seconds.")
+    for row in plugin_flags():
+        group.addoption(
+            row.flag,
+            dest=row.dest,
+            action="append" if row.repeatable else "store",
+            metavar=row.metavar,
+            help=row.help,
+        )
+        parser.addini(row.ini, row.ini_help, type="linelist" if row.repeatable else None)
 
 
-PLUGIN_FLAGS = {"api_base": "--recovery-base-url", "capture_timeout": "--recovery-capture-timeout"}
+def plugin_enabled(config: pytest.Config) -> bool:
+    """The flag or the ini value of an enabling option (``--recovery-base-url``) is set."""
+    return any(
+        config.getoption(option.plugin.ini) or config.getini(option.plugin.ini)
+        for option in OPTIONS
+        if option.plugin and option.plugin.enables
+    )
+
+
+def resolve_plugin_settings(config: pytest.Config, runbook: Runbook) -> Settings:
+    """The settings of a plain pytest session: flag > env > ini > runbook file > default.
+
+    Raises :class:`~recovery_plugin.errors.ConfigError` naming the flag, env var, ini key or file.
+    """
+    from recovery_plugin.config.settings import resolve_settings
+
+    flags: dict[str, Any] = {}
+    ini: dict[str, tuple[str, Any]] = {}
+    for option in OPTIONS:
+        if option.plugin is None:
+            continue
+        flags[option.name] = config.getoption(option.plugin.ini)
+        ini[option.name] = (option.plugin.ini, config.getini(option.plugin.ini) or None)
+    return resolve_settings(runbook, flags=flags, environ=os.environ, ini=ini, plugin=True)
 
 
 def config_path(config: pytest.Config) -> Path | None:
     """``--recovery-config``, env ``RECOVERY_CONFIG``, ini ``recovery_config``, else discovery."""
-    env_value = os.environ.get("RECOVERY_CONFIG") or None
+    env_value = os.environ.get(CONFIG_ENV) or None
     if config.getoption("recovery_config") is None and env_value is not None:
         return config.invocation_params.dir / env_value
     path = path_option(config, "recovery_config")
