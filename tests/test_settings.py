@@ -345,17 +345,6 @@ def test_a_bad_plugin_flag_names_the_plugin_flag() -> None:
     )
 
 
-def test_the_former_flag_names_argument_still_means_the_plugin_flags() -> None:
-    message = _config_error(
-        runbook=default_runbook(),
-        flags={"capture_timeout": "abc"},
-        environ={},
-        flag_names={"capture_timeout": "--recovery-capture-timeout"},
-    )
-
-    assert "from --recovery-capture-timeout: " in message
-
-
 def test_a_bad_ini_value_names_the_ini_key() -> None:
     message = _config_error(
         runbook=default_runbook(),

@@ -78,17 +78,13 @@ def resolve_settings(
     environ: Mapping[str, str],
     ini: Mapping[str, tuple[str, Any]] | None = None,
     plugin: bool = False,
-    flag_names: Mapping[str, str] | None = None,
 ) -> Settings:
     """Resolve every option of :data:`OPTIONS` through the precedence chain.
 
     ``flags`` holds command-line values by option name (``None`` when not given); ``ini`` holds
     pytest ini values as ``name -> (ini key, value)`` and ranks with the config file, above it.
     ``plugin`` says the flags are the plugin's, so errors name ``--recovery-*`` flags.
-    ``flag_names`` is the former spelling of ``plugin=True`` (any mapping turns it on: the
-    names come from the table), kept until ``pytest_plugin/session.py`` stops passing it.
     """
-    plugin = plugin or flag_names is not None
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for option in OPTIONS:

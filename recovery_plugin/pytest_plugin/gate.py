@@ -16,7 +16,12 @@ from typing import Any
 import pytest
 
 from recovery_plugin.errors import RecoveryError
-from recovery_plugin.pytest_plugin.options import PLUGIN_FLAGS, config_path, path_option
+from recovery_plugin.pytest_plugin.options import (
+    config_path,
+    path_option,
+    plugin_enabled,
+    plugin_values,
+)
 from recovery_plugin.pytest_plugin.session import SESSION, SessionSpec
 from recovery_plugin.report.finish import finish_report
 from recovery_plugin.report.writer import CAPTURE_NAME, Report, ReportWriter
@@ -33,10 +38,9 @@ def gate_from_options(config: pytest.Config) -> SessionSpec | None:
     the environment are taken from the invocation directory; relative paths in the ini file
     from the ini file's directory.
     """
-    flag_url = config.getoption("recovery_base_url")
-    ini_url = config.getini("recovery_base_url") or None
-    if not flag_url and not ini_url:
+    if not plugin_enabled(config):
         return None
+    flags, ini = plugin_values(config)
     output_dir = path_option(config, "recovery_output_dir")
     keeps_report = output_dir is not None and not config.option.collectonly
     flag_ids = config.getoption("recovery_matchup_ids")
@@ -48,18 +52,11 @@ def gate_from_options(config: pytest.Config) -> SessionSpec | None:
                 matchup_ids=ids,
                 config_path=config_path(config),
                 flags={
-                    "api_base": flag_url,
-                    "capture_timeout": config.getoption("recovery_capture_timeout"),
+                    **flags,
                     "output_dir": str(output_dir) if output_dir is not None else None,
                 },
-                ini={
-                    "api_base": ("recovery_base_url", ini_url),
-                    "capture_timeout": (
-                        "recovery_capture_timeout",
-                        config.getini("recovery_capture_timeout") or None,
-                    ),
-                },
-                flag_names=PLUGIN_FLAGS,
+                ini=ini,
+                plugin=True,
                 ids_source="--recovery-matchup-id" if flag_ids else "ini recovery_matchup_ids",
                 cwd=config.invocation_params.dir,
                 environ=dict(os.environ),

@@ -50,13 +50,10 @@ def plugin_enabled(config: pytest.Config) -> bool:
     )
 
 
-def resolve_plugin_settings(config: pytest.Config, runbook: Runbook) -> Settings:
-    """The settings of a plain pytest session: flag > env > ini > runbook file > default.
-
-    Raises :class:`~recovery_plugin.errors.ConfigError` naming the flag, env var, ini key or file.
-    """
-    from recovery_plugin.config.settings import resolve_settings
-
+def plugin_values(
+    config: pytest.Config,
+) -> tuple[dict[str, Any], dict[str, tuple[str, Any]]]:
+    """The plugin's setting values: flags by option name, and ini values as (ini key, value)."""
     flags: dict[str, Any] = {}
     ini: dict[str, tuple[str, Any]] = {}
     for option in OPTIONS:
@@ -64,6 +61,17 @@ def resolve_plugin_settings(config: pytest.Config, runbook: Runbook) -> Settings
             continue
         flags[option.name] = config.getoption(option.plugin.ini)
         ini[option.name] = (option.plugin.ini, config.getini(option.plugin.ini) or None)
+    return flags, ini
+
+
+def resolve_plugin_settings(config: pytest.Config, runbook: Runbook) -> Settings:
+    """The settings of a plain pytest session: flag > env > ini > runbook file > default.
+
+    Raises :class:`~recovery_plugin.errors.ConfigError` naming the flag, env var, ini key or file.
+    """
+    from recovery_plugin.config.settings import resolve_settings
+
+    flags, ini = plugin_values(config)
     return resolve_settings(runbook, flags=flags, environ=os.environ, ini=ini, plugin=True)
 
 

@@ -56,8 +56,8 @@ class RunRequest:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     ini: Mapping[str, tuple[str, Any]] | None = None
     """pytest ini values (the plugin's gate): ``name -> (ini key, value)``."""
-    flag_names: Mapping[str, str] | None = None
-    """How flags are spelled in errors when they are not the CLI's (the plugin's ``--recovery-*``)."""
+    plugin: bool = False
+    """The flags are the plugin's: errors name them as ``--recovery-*``."""
     ids_source: str | None = None
     """Where the ids came from, when not ``--matchup-id`` (for error messages)."""
     keeps_report: bool = True
@@ -130,7 +130,7 @@ def resolve_run(request: RunRequest) -> RunContext:
         flags=request.flags,
         environ=request.environ,
         ini=request.ini,
-        flag_names=request.flag_names,
+        plugin=request.plugin,
     )
     if settings.checks_dir is not None and not absolute(settings.checks_dir, request.cwd).is_dir():
         raise ConfigError(
