@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from recovery_plugin.config import CaptureSpec, EndpointSpec
-from recovery_plugin.http.capture import Capture, Target, capture_all, fetch, wait_ready
+from recovery_plugin.http.batch import wait_ready
 from recovery_plugin.http.checks import evaluate
+from recovery_plugin.http.fetch import Capture, Target, capture_all, fetch
 from recovery_plugin.redact import MASK, Redactor
 
 KOREAN_ID = "2026-서울시장|여론조사/A"

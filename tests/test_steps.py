@@ -8,10 +8,14 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+import tenacity
+
 from recovery_plugin.config import StepSpec
 from recovery_plugin.redact import MASK, Redactor
 from recovery_plugin.report.model import StepRecord
-from recovery_plugin.run.steps import run_step
+from recovery_plugin.run import steps
+from recovery_plugin.run.steps import backoff_wait, run_step
 
 SECRET = "tok-9f8e7d6c5b4a"
 
@@ -141,16 +145,44 @@ def test_an_exit_code_listed_in_retry_on_exit_codes_is_retried(tmp_path: Path) -
     assert [a.exit_code for a in record.attempts] == [3, 3, 0]
 
 
-def test_max_backoff_caps_the_wait_between_attempts(tmp_path: Path) -> None:
-    start = time.monotonic()
-    record = _run(
-        tmp_path, SEQUENCE.format(codes=[1, 1, 0]), _spec(retries=2, backoff=1.0, max_backoff=0.05)
-    )
-    elapsed = time.monotonic() - start
+def _waits(spec: StepSpec, attempt: int, draws: int = 1) -> list[float]:
+    """What ``backoff_wait(spec)`` answers after failed attempt number ``attempt``."""
+    state = tenacity.RetryCallState(tenacity.Retrying(), fn=None, args=(), kwargs={})
+    state.attempt_number = attempt
+    wait = backoff_wait(spec)
+    return [wait(state) for _ in range(draws)]
 
-    assert record.status == "success"
+
+def test_the_wait_doubles_after_each_failed_attempt_plus_up_to_half_a_backoff_of_jitter() -> None:
+    spec = _spec(backoff=0.4, max_backoff=60.0)
+
+    for attempt, base in [(1, 0.4), (2, 0.8), (3, 1.6), (4, 3.2)]:
+        waits = _waits(spec, attempt, draws=50)
+        assert all(base <= w <= base + 0.2 for w in waits), (attempt, waits)
+        assert len(set(waits)) > 1, "no jitter"
+
+
+def test_max_backoff_caps_every_wait() -> None:
+    spec = _spec(backoff=1.0, max_backoff=3.0)
+
+    assert _waits(spec, 5, draws=20) == [3.0] * 20
+    assert max(_waits(spec, 2, draws=50)) <= 3.0
+
+
+def test_run_step_waits_the_backoff_between_attempts_and_not_after_the_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(steps, "interruptible_sleep", lambda cancel, seconds: slept.append(seconds))
+
+    record = _run(
+        tmp_path, SEQUENCE.format(codes=[1, 1, 1]), _spec(retries=2, backoff=2.0, max_backoff=5.0)
+    )
+
     assert len(record.attempts) == 3
-    assert elapsed < 1.0  # uncapped, the waits alone would be 1 s + 2 s
+    assert len(slept) == 2
+    assert 2.0 <= slept[0] <= 3.0
+    assert 4.0 <= slept[1] <= 5.0
 
 
 def test_a_short_backoff_retries_quickly_under_warnings_as_errors(tmp_path: Path) -> None:
@@ -160,12 +192,10 @@ def test_a_short_backoff_retries_quickly_under_warnings_as_errors(tmp_path: Path
         name="ingest", command=("{python}",), timeout=2.0, retries=2, backoff=0.01, kill_grace=0.3
     )
 
-    start = time.monotonic()
     record = _run(tmp_path, SEQUENCE.format(codes=[1, 1, 0]), spec)
 
     assert record.status == "success"
     assert [a.status for a in record.attempts] == ["failed", "failed", "success"]
-    assert time.monotonic() - start < 2.0
 
 
 def test_a_step_past_its_timeout_is_recorded_as_timeout(tmp_path: Path) -> None:

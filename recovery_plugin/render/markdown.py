@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from recovery_plugin.render.summary import GUIDE_PREFIXES, step_label
+from recovery_plugin.report.checklist import GUIDE_PREFIXES
+from recovery_plugin.report.model import step_label, verdict_line
 
 __all__ = ["render_markdown"]
 
@@ -32,10 +33,9 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         )
     verification = report.get("verification")
     if verification:
-        s = verification["summary"]
         lines += [
             "",
-            f"### Checks: {s['passed']} passed, {s['failed']} failed, {s['error']} errors of {s['total']}",
+            f"### Checks: {verdict_line(verification['summary'])}",
             "",
             "| check | outcome | reason |",
             "| --- | --- | --- |",

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import shlex
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["render_summary"]
+from recovery_plugin.report.checklist import GUIDE_PREFIXES
+from recovery_plugin.report.model import step_label, verdict_line
 
-GUIDE_PREFIXES = ("retry-guide:", "rollback-guide:")
+__all__ = ["display_width", "format_seconds", "pad", "padded_labels", "render_summary"]
 
 
 def display_width(text: str) -> int:
@@ -21,11 +22,18 @@ def pad(text: str, width: int) -> str:
     return text + " " * max(0, width - display_width(text))
 
 
-def step_label(step: Mapping[str, Any]) -> str:
-    """``ingest``, ``capture``, or ``reprocess [<matchup id>]``."""
-    if step.get("matchup_id") is None:
-        return str(step["name"])
-    return f"{step['name']} [{step['matchup_id']}]"
+def padded_labels(steps: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Each step's label, padded so that what follows lines up in a column."""
+    labels = [step_label(step) for step in steps]
+    width = max((display_width(label) for label in labels), default=0)
+    return [pad(label, width) for label in labels]
+
+
+def format_seconds(value: Any, width: int, decimals: int) -> str:
+    """``  12.3s`` right-aligned in ``width + 1`` columns, or a ``-`` there when not a number."""
+    if isinstance(value, int | float):
+        return f"{value:{width}.{decimals}f}s"
+    return " " * width + "-"
 
 
 def render_summary(report: Mapping[str, Any], report_path: str) -> list[str]:
@@ -33,18 +41,13 @@ def render_summary(report: Mapping[str, Any], report_path: str) -> list[str]:
     took = f" in {duration:.1f}s" if isinstance(duration, int | float) else ""
     lines = [f"recovery-bundle {report['mode']}: {report['status']}{took} (run {report['run_id']})"]
     steps = report.get("steps", [])
-    width = max((display_width(step_label(s)) for s in steps), default=0)
-    for step in steps:
-        seconds = step.get("duration_s")
-        timing = f"{seconds:6.1f}s" if isinstance(seconds, int | float) else "      -"
+    for step, label in zip(steps, padded_labels(steps), strict=True):
+        timing = format_seconds(step.get("duration_s"), 6, 1)
         attempts = len(step.get("attempts") or [])
         extra = f"  ({attempts} attempts)" if attempts > 1 else ""
         if step["name"] == "capture" and report.get("verification"):
-            s = report["verification"]["summary"]
-            extra += (
-                f"  {s['passed']} passed, {s['failed']} failed, {s['error']} errors of {s['total']}"
-            )
-        lines.append(f"  {pad(step_label(step), width)}  {step['status']:<11} {timing}{extra}")
+            extra += "  " + verdict_line(report["verification"]["summary"])
+        lines.append(f"  {label}  {step['status']:<11} {timing}{extra}")
         if step.get("status") == "planned" and step.get("command") and step["name"] != "capture":
             lines.append(f"      $ {shlex.join(step['command'])}")
     for line in report.get("ops_checklist", []):

@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from recovery_plugin.errors import RecoveryError
-from recovery_plugin.render.summary import GUIDE_PREFIXES, display_width, pad, step_label
-from recovery_plugin.report.writer import CAPTURE_NAME, REPORT_NAME
+from recovery_plugin.http.capture_file import read_captures
+from recovery_plugin.names import CAPTURE_NAME, REPORT_NAME, report_file
+from recovery_plugin.render.summary import display_width, format_seconds, padded_labels
+from recovery_plugin.report.checklist import GUIDE_PREFIXES
+from recovery_plugin.report.model import step_label, verdict_line
 
 __all__ = ["list_runs", "load_report", "render_history", "render_html", "render_text"]
 
@@ -24,7 +27,7 @@ _BODY_PREVIEW = 4000
 
 def load_report(path: Path) -> tuple[dict[str, Any], Path]:
     """The report at ``path`` (a report file or a run directory) and its path."""
-    report_path = path / REPORT_NAME if path.is_dir() else path
+    report_path = report_file(path)
     try:
         data = json.loads(report_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -46,25 +49,19 @@ def render_text(report: Mapping[str, Any]) -> str:
         lines.append(f"resumed from {report['resumed_from']}")
     lines += ["", "Steps"]
     steps = report.get("steps", [])
-    width = max((display_width(step_label(s)) for s in steps), default=4)
-    for step in steps:
-        seconds = step.get("duration_s")
-        timing = f"{seconds:7.2f}s" if isinstance(seconds, int | float) else "       -"
+    for step, label in zip(steps, padded_labels(steps), strict=True):
+        timing = format_seconds(step.get("duration_s"), 7, 2)
         attempts = len(step.get("attempts") or [])
         code = step.get("exit_code")
         lines.append(
-            f"  {pad(step_label(step), width)}  {step['status']:<11} {timing}  attempts {attempts}"
+            f"  {label}  {step['status']:<11} {timing}  attempts {attempts}"
             f"  exit {'-' if code is None else code}"
         )
         if step.get("error"):
-            lines.append(f"  {' ' * width}  └ {step['error']}")
+            lines.append(f"  {' ' * display_width(label)}  └ {step['error']}")
     verification = report.get("verification")
     if verification:
-        s = verification["summary"]
-        lines += [
-            "",
-            f"Verification: {s['passed']} passed, {s['failed']} failed, {s['error']} errors of {s['total']}",
-        ]
+        lines += ["", f"Verification: {verdict_line(verification['summary'])}"]
         for test in verification.get("tests", []):
             mark = {"passed": "ok  ", "failed": "FAIL", "error": "ERR ", "skipped": "skip"}.get(
                 test["outcome"], "?"
@@ -88,14 +85,6 @@ def render_text(report: Mapping[str, Any]) -> str:
             )
     lines += ["", "Checklist"] + [f"  {line}" for line in report.get("ops_checklist", [])]
     return "\n".join(lines) + "\n"
-
-
-def _captures(run_dir: Path) -> list[dict[str, Any]]:
-    try:
-        data = json.loads((run_dir / CAPTURE_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    return list(data.get("captures", []))
 
 
 def _timeline(
@@ -144,7 +133,7 @@ def render_html(report: Mapping[str, Any], run_dir: Path) -> str:
         for line in report.get("ops_checklist", [])
     )
     captures = []
-    for capture in _captures(run_dir):
+    for capture in read_captures(run_dir / CAPTURE_NAME):
         body = capture.get("body")
         text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False, indent=2)
         if len(text) > _BODY_PREVIEW:

@@ -1,7 +1,7 @@
 """The ops checklist: preflight, one line per step, and a retry/rollback guide per failed step.
 
 The ``retry-guide:`` / ``rollback-guide:`` prefixes are stable (scripts grep for them) and stay
-the same in every language; only the prose after them is translated.
+the same in every language (the code puts them in front); only the prose after them is translated.
 """
 
 from __future__ import annotations
@@ -10,9 +10,15 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["build_checklist"]
+from recovery_plugin.names import FAILED_IDS_NAME, MATCHUP_IDS_NAME
+from recovery_plugin.report.model import FAILED_STATUSES, step_label, verdict_line
 
-FAILED = {"failed", "timeout", "interrupted"}
+__all__ = ["GUIDE_PREFIXES", "RETRY_GUIDE", "ROLLBACK_GUIDE", "build_checklist"]
+
+RETRY_GUIDE = "retry-guide:"
+ROLLBACK_GUIDE = "rollback-guide:"
+GUIDE_PREFIXES = (RETRY_GUIDE, ROLLBACK_GUIDE)
+"""What a guide line starts with: ``line.startswith(GUIDE_PREFIXES)`` picks the guides out."""
 
 _TEXT: Mapping[str, Mapping[str, str]] = {
     "en": {
@@ -20,21 +26,21 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "ok": "ok",
         "missing": "missing",
         "step": "step {label}: {status}{duration}",
-        "verification": "verification: {passed} passed, {failed} failed, {error} errors of {total}",
+        "verification": "verification: {verdict}",
         "readiness_failed": "readiness: {url} did not answer 2xx within {deadline:g}s ({attempts} probes)",
         "ingest": (
-            "retry-guide: ingest {status} after {attempts} attempt(s){code}: raise the backoff and"
+            "ingest {status} after {attempts} attempt(s){code}: raise the backoff and"
             " timeout (steps.ingest.backoff / timeout, the script's --backoff-seconds / --timeout),"
             " retry once, and inspect the dead-letter and failure-classification artifacts"
             " ({report}; log: {log})"
         ),
         "reprocess": (
-            "rollback-guide: reprocess {status} for {count} matchup id(s): {ids}. Re-run them with"
+            "reprocess {status} for {count} matchup id(s): {ids}. Re-run them with"
             " --mode dry-run to regenerate the payload and before/after snapshots, re-check each"
             " matchup id and poll fingerprint, then re-apply only them: {command}"
         ),
         "capture": (
-            "rollback-guide: capture failed for {endpoints}. Restore /health first, then verify"
+            "capture failed for {endpoints}. Restore /health first, then verify"
             " /api/v1/dashboard/summary, then the matchup endpoints, in that order; re-check with:"
             " {command}"
         ),
@@ -48,17 +54,17 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "verification": "검증: 통과 {passed}, 실패 {failed}, 오류 {error} / 전체 {total}",
         "readiness_failed": "준비 상태: {url} 이(가) {deadline:g}초 안에 2xx 로 응답하지 않음 (시도 {attempts}회)",
         "ingest": (
-            "retry-guide: ingest {status} — {attempts}회 시도{code}. backoff/timeout 값을 올리고"
+            "ingest {status} — {attempts}회 시도{code}. backoff/timeout 값을 올리고"
             " (steps.ingest.backoff / timeout, 스크립트의 --backoff-seconds / --timeout) 1회 재시도한 뒤"
             " dead-letter 및 실패 분류 산출물을 확인하세요 ({report}; 로그: {log})"
         ),
         "reprocess": (
-            "rollback-guide: reprocess {status} — 매치업 {count}건: {ids}. --mode dry-run 으로 다시"
+            "reprocess {status} — 매치업 {count}건: {ids}. --mode dry-run 으로 다시"
             " 실행해 payload 와 전/후 스냅샷을 재생성하고, 매치업 ID 와 poll fingerprint 를 재확인한 뒤"
             " 해당 ID 만 다시 적용하세요: {command}"
         ),
         "capture": (
-            "rollback-guide: capture 실패 — {endpoints}. /health 를 먼저 복구하고, 이어서"
+            "capture 실패 — {endpoints}. /health 를 먼저 복구하고, 이어서"
             " /api/v1/dashboard/summary, 그다음 매치업 엔드포인트 순서로 확인하세요. 재검증: {command}"
         ),
         "no_matchup": "단계 reprocess: 건너뜀 (--matchup-id 없음)",
@@ -76,16 +82,14 @@ def build_checklist(report: Mapping[str, Any], lang: str = "en") -> list[str]:
     if report.get("mode") == "apply" and not report.get("matchup_ids"):
         lines.append(text["no_matchup"])
     for step in steps:
-        label = (
-            step["name"]
-            if step.get("matchup_id") is None
-            else f"{step['name']} [{step['matchup_id']}]"
-        )
         duration = f" ({step['duration_s']:.1f}s)" if step.get("duration_s") is not None else ""
-        lines.append(text["step"].format(label=label, status=step["status"], duration=duration))
+        lines.append(
+            text["step"].format(label=step_label(step), status=step["status"], duration=duration)
+        )
     verification = report.get("verification")
     if verification:
-        lines.append(text["verification"].format(**verification["summary"]))
+        summary = verification["summary"]
+        lines.append(text["verification"].format(verdict=verdict_line(summary), **summary))
     readiness = report.get("readiness")
     if readiness and not readiness.get("ready"):
         lines.append(
@@ -104,10 +108,11 @@ def _guides(
 ) -> list[str]:
     guides = []
     for step in steps:
-        if step["name"] == "ingest" and step["status"] in FAILED:
+        if step["name"] == "ingest" and step["status"] in FAILED_STATUSES:
             code = f", exit {step['exit_code']}" if step.get("exit_code") is not None else ""
             guides.append(
-                text["ingest"].format(
+                f"{RETRY_GUIDE} "
+                + text["ingest"].format(
                     status=step["status"],
                     attempts=len(step.get("attempts", [])),
                     code=code,
@@ -115,12 +120,15 @@ def _guides(
                     log=step.get("log_path") or "-",
                 )
             )
-    failed_reprocess = [s for s in steps if s["name"] == "reprocess" and s["status"] in FAILED]
+    failed_reprocess = [
+        s for s in steps if s["name"] == "reprocess" and s["status"] in FAILED_STATUSES
+    ]
     if failed_reprocess:
         ids = [str(s["matchup_id"]) for s in failed_reprocess]
         statuses = sorted({str(s["status"]) for s in failed_reprocess})
         guides.append(
-            text["reprocess"].format(
+            f"{ROLLBACK_GUIDE} "
+            + text["reprocess"].format(
                 status="/".join(statuses),
                 count=len(ids),
                 ids=", ".join(ids),
@@ -128,9 +136,10 @@ def _guides(
             )
         )
     capture = next((s for s in steps if s["name"] == "capture"), None)
-    if capture is not None and capture["status"] in FAILED:
+    if capture is not None and capture["status"] in FAILED_STATUSES:
         guides.append(
-            text["capture"].format(
+            f"{ROLLBACK_GUIDE} "
+            + text["capture"].format(
                 endpoints=", ".join(_failed_endpoints(report)) or "the verification session",
                 command=_verify_command(report),
             )
@@ -175,12 +184,11 @@ def _rerun_command(report: Mapping[str, Any], ids: list[str]) -> str:
     argv = ["recovery-bundle", "run", "--mode", "apply", "--skip-ingest", *_common_flags(report)]
     if report.get("poll_fingerprint"):
         argv += ["--poll-fingerprint", str(report["poll_fingerprint"])]
-    return shlex.join(argv + _id_flags(ids, report, "failed_reprocess_ids.json"))
+    return shlex.join(argv + _id_flags(ids, report, FAILED_IDS_NAME))
 
 
 def _verify_command(report: Mapping[str, Any]) -> str:
     argv = ["recovery-bundle", "verify", *_common_flags(report)]
     return shlex.join(
-        argv
-        + _id_flags([str(i) for i in report.get("matchup_ids", [])], report, "matchup_ids.json")
+        argv + _id_flags([str(i) for i in report.get("matchup_ids", [])], report, MATCHUP_IDS_NAME)
     )

@@ -7,14 +7,17 @@ data really changed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from recovery_plugin.http.capture_file import read_captures
+
+# Re-exported until run/pipeline.py and tests/test_reliability.py import it from names.
+from recovery_plugin.names import BEFORE_CAPTURE_NAME as BEFORE_NAME
+
 __all__ = ["BEFORE_NAME", "diff_bodies", "diff_capture_files"]
 
-BEFORE_NAME = "api_capture.before.json"
 _MAX_DEPTH = 3
 
 
@@ -53,11 +56,7 @@ def diff_bodies(before: Any, after: Any, prefix: str = "", depth: int = 0) -> di
 
 
 def _load(path: Path) -> dict[tuple[str, str | None], dict[str, Any]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return {(c["name"], c.get("matchup_id")): c for c in data.get("captures", [])}
+    return {(c["name"], c.get("matchup_id")): c for c in read_captures(path)}
 
 
 def diff_capture_files(before_path: Path, after_path: Path) -> list[dict[str, Any]]:

@@ -1,11 +1,12 @@
-"""The records a run is made of: steps and their attempts. Plain data, no behaviour beyond dicts."""
+"""The records a run is made of (steps and their attempts), and how a report names them in prose."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Attempt", "StepRecord", "StepStatus"]
+__all__ = ["FAILED_STATUSES", "Attempt", "StepRecord", "StepStatus", "step_label", "verdict_line"]
 
 StepStatus = Literal["planned", "running", "success", "failed", "timeout", "skipped", "interrupted"]
 FAILED_STATUSES: frozenset[str] = frozenset({"failed", "timeout", "interrupted"})
@@ -48,3 +49,18 @@ class StepRecord:
         if self.matchup_id is None:
             del data["matchup_id"]
         return data
+
+
+def step_label(step: Mapping[str, Any]) -> str:
+    """``ingest``, ``capture``, or ``reprocess [<matchup id>]`` for a step of a report."""
+    if step.get("matchup_id") is None:
+        return str(step["name"])
+    return f"{step['name']} [{step['matchup_id']}]"
+
+
+def verdict_line(summary: Mapping[str, Any]) -> str:
+    """``3 passed, 1 failed, 0 errors of 4`` for a report's ``verification.summary``."""
+    return (
+        f"{summary['passed']} passed, {summary['failed']} failed,"
+        f" {summary['error']} errors of {summary['total']}"
+    )

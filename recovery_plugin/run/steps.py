@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from recovery_plugin.clock import now_iso
+from recovery_plugin.clock import interruptible_sleep, now_iso
 from recovery_plugin.config import StepSpec
+from recovery_plugin.names import attempt_log_name
 from recovery_plugin.redact import Redactor
 from recovery_plugin.report.model import Attempt, StepRecord, StepStatus
 from recovery_plugin.run.process import ProcessResult, run_process
 
-__all__ = ["run_step"]
+if TYPE_CHECKING:
+    from tenacity.wait import wait_base
+
+__all__ = ["backoff_wait", "run_step"]
 
 
-def backoff_delay(spec: StepSpec, attempt: int) -> float:
-    """Delay after failed attempt number ``attempt``: exponential from ``backoff``, jittered, capped."""
-    exponential = spec.backoff * 2 ** (attempt - 1)
-    return float(min(spec.max_backoff, exponential + random.uniform(0, spec.backoff / 2)))
+def backoff_wait(spec: StepSpec) -> wait_base:
+    """The wait after failed attempt n: ``backoff * 2**(n-1)`` plus up to ``backoff / 2`` of
+    jitter, never more than ``max_backoff``."""
+    import tenacity
+
+    return tenacity.wait_exponential_jitter(
+        multiplier=spec.backoff, jitter=spec.backoff / 2, max=spec.max_backoff
+    )
 
 
 def _status(result: ProcessResult) -> StepStatus:
@@ -63,7 +71,7 @@ def run_step(
         number = len(record.attempts) + 1
         result = run_process(
             argv,
-            log_path=step_dir / f"attempt-{number}.log",
+            log_path=step_dir / attempt_log_name(number),
             timeout=spec.timeout,
             redactor=redactor,
             cwd=cwd,
@@ -89,9 +97,9 @@ def run_step(
 
     retrying = tenacity.Retrying(
         stop=tenacity.stop_after_attempt(spec.retries + 1) | tenacity.stop_when_event_set(cancel),
-        wait=lambda state: backoff_delay(spec, state.attempt_number),
+        wait=backoff_wait(spec),
         retry=tenacity.retry_if_result(lambda result: _worth_retrying(spec, result)),
-        sleep=lambda seconds: _wait(cancel, seconds),
+        sleep=lambda seconds: interruptible_sleep(cancel, seconds),
         retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
     )
     result: ProcessResult = retrying(attempt_once)
@@ -112,8 +120,3 @@ def _error_text(record: StepRecord, result: ProcessResult) -> str | None:
     if result.error:
         return f"{result.error} (after {attempts} attempt{plural})"
     return f"exited with code {result.exit_code} (after {attempts} attempt{plural})"
-
-
-def _wait(cancel: threading.Event, seconds: float) -> None:
-    """Sleep between attempts, cut short by cancellation."""
-    cancel.wait(seconds)

@@ -1,0 +1,165 @@
+"""A readiness wait, then one capture of every target, in the background while checks read them."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import httpx
+
+from recovery_plugin.clock import interruptible_sleep, now_iso
+from recovery_plugin.config import CaptureSpec
+from recovery_plugin.http.fetch import (
+    Capture,
+    CaptureKey,
+    Target,
+    describe_error,
+    error_kind,
+    fetch_each,
+    make_client,
+)
+from recovery_plugin.redact import Redactor
+
+__all__ = ["CaptureBatch", "Readiness", "wait_ready"]
+
+
+@dataclass
+class Readiness:
+    ready: bool
+    url: str
+    deadline_s: float
+    elapsed_s: float = 0.0
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class CaptureBatch:
+    """A readiness wait, then one capture of every target, running in the background.
+
+    Each capture can be read as soon as it has arrived, so the checks run while later requests
+    are still in flight; :meth:`wait` returns them all. One keep-alive client serves the batch.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        targets: Iterable[Target],
+        spec: CaptureSpec,
+        *,
+        redactor: Redactor,
+        readiness_path: str | None,
+        cancel: threading.Event | None = None,
+        on_done: Callable[[Capture], None] = lambda capture: None,
+    ) -> None:
+        self.base_url = base_url
+        self.spec = spec
+        self.redactor = redactor
+        self.readiness_path = readiness_path
+        self.cancel = cancel
+        self.on_done = on_done
+        self.readiness: Readiness | None = None
+        self._targets = {t.key: t for t in targets}
+        self._futures: dict[CaptureKey, Future[Capture]] = {}
+        self._error: BaseException | None = None
+        self._submitted = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="capture-batch", daemon=True)
+
+    def start(self) -> CaptureBatch:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            with make_client(self.spec) as client:
+                if self.readiness_path is not None and self._targets:
+                    self.readiness = wait_ready(
+                        self.base_url,
+                        self.readiness_path,
+                        self.spec,
+                        redactor=self.redactor,
+                        cancel=self.cancel,
+                        client=client,
+                    )
+                one = fetch_each(client, self.base_url, self.spec, self.redactor, self.on_done)
+                workers = max(1, self.spec.concurrency)
+                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="capture") as pool:
+                    for key, target in self._targets.items():
+                        self._futures[key] = pool.submit(one, target)
+                    self._submitted.set()
+        except BaseException as exc:  # handed to whoever reads the batch
+            self._error = exc
+        finally:
+            self._submitted.set()
+
+    def get(self, target: Target) -> Capture | None:
+        """The capture of ``target`` once it has arrived; None when the batch does not hold it."""
+        self._submitted.wait()
+        future = self._futures.get(target.key)
+        if future is None:
+            if self._error is not None:
+                raise self._error
+            return None
+        capture = future.result()
+        return capture if capture.path == target.path else None
+
+    def wait(self) -> dict[CaptureKey, Capture]:
+        """Every capture of the batch, once all have arrived."""
+        self._thread.join()
+        if self._error is not None and not self._futures:
+            raise self._error
+        return {key: future.result() for key, future in self._futures.items()}
+
+
+def wait_ready(
+    base_url: str,
+    path: str,
+    spec: CaptureSpec,
+    *,
+    redactor: Redactor,
+    cancel: threading.Event | None = None,
+    client: httpx.Client | None = None,
+) -> Readiness:
+    """Poll ``path`` with exponential backoff until it answers 2xx or the deadline passes."""
+    import tenacity
+
+    cancel = cancel or threading.Event()
+    url = base_url + path
+    readiness = Readiness(ready=False, url=redactor.text(url), deadline_s=spec.readiness_deadline)
+    start = time.monotonic()
+    probe_timeout = min(spec.timeout, max(spec.readiness_deadline, 1.0))
+
+    def probe() -> bool:
+        at = now_iso()
+        try:
+            if client is not None:
+                response = client.get(url, timeout=probe_timeout)
+            else:
+                with make_client(spec, timeout=probe_timeout) as own:
+                    response = own.get(url)
+            outcome = f"HTTP {response.status_code}"
+            ok = 200 <= response.status_code < 300
+        except httpx.HTTPError as exc:
+            outcome = f"{error_kind(exc)}: {redactor.text(describe_error(exc))}"
+            ok = False
+        readiness.attempts.append({"at": at, "outcome": outcome})
+        return ok
+
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_delay(spec.readiness_deadline)
+        | tenacity.stop_when_event_set(cancel),
+        wait=tenacity.wait_exponential(
+            multiplier=spec.readiness_interval, max=max(spec.readiness_interval, 2.0)
+        ),
+        retry=tenacity.retry_if_result(lambda ok: not ok),
+        sleep=lambda seconds: interruptible_sleep(cancel, seconds),
+        retry_error_callback=lambda state: False,
+    )
+    readiness.ready = bool(retrying(probe))
+    readiness.elapsed_s = round(time.monotonic() - start, 3)
+    return readiness

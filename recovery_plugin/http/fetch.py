@@ -1,0 +1,253 @@
+"""Fetching endpoints with httpx: what to request, one request, and every target once.
+
+Every failure becomes data on the :class:`Capture` (``error.kind``), never an exception: one
+failing endpoint must not stop the others, and the checks turn each kind into a precise reason.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import httpx
+
+from recovery_plugin.clock import now_iso
+from recovery_plugin.config import CaptureSpec, EndpointSpec
+from recovery_plugin.ids import path_segment
+from recovery_plugin.redact import Redactor
+
+__all__ = [
+    "Capture",
+    "CaptureKey",
+    "Target",
+    "capture_all",
+    "describe_error",
+    "error_kind",
+    "fetch",
+    "fetch_each",
+    "make_client",
+    "targets_for",
+]
+
+_PREVIEW_CHARS = 2000
+
+CaptureKey = tuple[str, str | None]
+"""``(endpoint name, matchup id)``: how captures of one run are told apart."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One request to make: an endpoint, for one matchup id when its path names one."""
+
+    name: str
+    path_template: str
+    matchup_id: str | None = None
+
+    @property
+    def path(self) -> str:
+        if self.matchup_id is None:
+            return self.path_template
+        return self.path_template.replace("{matchup_id}", path_segment(self.matchup_id))
+
+    @property
+    def key(self) -> CaptureKey:
+        return (self.name, self.matchup_id)
+
+
+@dataclass
+class Capture:
+    name: str
+    url: str
+    path: str
+    matchup_id: str | None = None
+    method: str = "GET"
+    captured_at: str = ""
+    status: int | None = None
+    elapsed_s: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    body_bytes: int = 0
+    truncated: bool = False
+    error: dict[str, str] | None = None
+    """Transport failure: ``{"kind": ..., "message": ...}`` (no response at all)."""
+    decode_error: dict[str, str] | None = None
+    """The response came but its body is not UTF-8 JSON: ``{"kind": "not_utf8"|"invalid_json", ...}``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        # Shallow on purpose: asdict() would deep-copy every body (0.3 s for 1,000 matchups).
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def make_client(spec: CaptureSpec, *, timeout: float | None = None) -> httpx.Client:
+    limit = max(1, spec.concurrency)
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout if timeout is not None else spec.timeout),
+        follow_redirects=True,
+        max_redirects=spec.max_redirects,
+        limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+        headers={"Accept": "application/json", "User-Agent": "recovery-bundle"},
+    )
+
+
+def targets_for(endpoints: Iterable[EndpointSpec], matchup_ids: Sequence[str]) -> list[Target]:
+    """One target per endpoint, and one per matchup id for a path that names ``{matchup_id}``."""
+    targets = []
+    for endpoint in endpoints:
+        ids: list[str | None] = list(matchup_ids) if endpoint.per_matchup else [None]
+        targets += [Target(endpoint.name, endpoint.path, matchup_id) for matchup_id in ids]
+    return targets
+
+
+def fetch(
+    client: httpx.Client, base_url: str, target: Target, *, max_body: int, redactor: Redactor
+) -> Capture:
+    url = base_url + target.path
+    capture = Capture(
+        name=target.name,
+        url=redactor.text(url),
+        path=target.path,
+        matchup_id=target.matchup_id,
+        captured_at=now_iso(),
+    )
+    start = time.monotonic()
+    try:
+        with client.stream("GET", url) as response:
+            capture.status = response.status_code
+            capture.headers = redactor.headers(dict(response.headers))
+            body, capture.truncated = _read_capped(response, max_body)
+    except httpx.HTTPError as exc:
+        message = describe_error(exc) + _timeout_note(exc, client.timeout)
+        capture.error = {"kind": error_kind(exc), "message": redactor.text(message)}
+        capture.elapsed_s = round(time.monotonic() - start, 4)
+        return capture
+    capture.elapsed_s = round(time.monotonic() - start, 4)
+    capture.body_bytes = len(body)
+    _decode_body(capture, body, redactor)
+    return capture
+
+
+def fetch_each(
+    client: httpx.Client,
+    base_url: str,
+    spec: CaptureSpec,
+    redactor: Redactor,
+    on_done: Callable[[Capture], None],
+) -> Callable[[Target], Capture]:
+    """``fetch`` for one target at a time from many threads, calling ``on_done`` one at a time."""
+    lock = threading.Lock()
+
+    def one(target: Target) -> Capture:
+        capture = fetch(client, base_url, target, max_body=spec.max_body_bytes, redactor=redactor)
+        with lock:
+            on_done(capture)
+        return capture
+
+    return one
+
+
+def capture_all(
+    base_url: str,
+    targets: Iterable[Target],
+    spec: CaptureSpec,
+    *,
+    redactor: Redactor,
+    client: httpx.Client | None = None,
+    on_done: Callable[[Capture], None] = lambda capture: None,
+) -> dict[CaptureKey, Capture]:
+    """Fetch every target once, ``spec.concurrency`` at a time, over one keep-alive client."""
+    targets = list(targets)
+    own_client = client is None
+    http = client or make_client(spec)
+    one = fetch_each(http, base_url, spec, redactor, on_done)
+    try:
+        if len(targets) <= 1 or spec.concurrency <= 1:
+            captures = [one(t) for t in targets]
+        else:
+            with ThreadPoolExecutor(
+                max_workers=spec.concurrency, thread_name_prefix="capture"
+            ) as pool:
+                captures = list(pool.map(one, targets))
+    finally:
+        if own_client:
+            http.close()
+    return {(c.name, c.matchup_id): c for c in captures}
+
+
+def error_kind(exc: httpx.HTTPError) -> str:
+    """The ``error.kind`` of a transport failure (the checks turn each into its own reason)."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connect_timeout"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.ConnectError):
+        return "connection_refused"
+    if isinstance(exc, httpx.TooManyRedirects):
+        return "too_many_redirects"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "connection_dropped"
+    return "http_error"
+
+
+def describe_error(exc: httpx.HTTPError) -> str:
+    """The first line of the error's message (its type when it has none); not yet redacted."""
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def _timeout_note(exc: httpx.HTTPError, timeout: httpx.Timeout) -> str:
+    """How long was waited, so the operator knows which limit to raise (``capture.timeout``)."""
+    if isinstance(exc, httpx.ConnectTimeout) and timeout.connect is not None:
+        return f" (no connection within {timeout.connect:g}s)"
+    if isinstance(exc, httpx.TimeoutException) and timeout.read is not None:
+        return f" (no answer within {timeout.read:g}s)"
+    return ""
+
+
+def _read_capped(response: httpx.Response, max_body: int) -> tuple[bytes, bool]:
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        room = max_body - size
+        if len(chunk) > room:
+            chunks.append(chunk[:room])
+            return b"".join(chunks), True
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks), False
+
+
+def _decode_body(capture: Capture, body: bytes, redactor: Redactor) -> None:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if capture.truncated and exc.reason == "unexpected end of data":
+            # The cap cut a multi-byte character in two: the body is UTF-8, just cut short.
+            capture.body = redactor.text(
+                body[: exc.start].decode("utf-8", errors="replace")[:_PREVIEW_CHARS]
+            )
+            return
+        capture.body = redactor.text(body[:_PREVIEW_CHARS].decode("utf-8", errors="replace"))
+        capture.decode_error = {
+            "kind": "not_utf8",
+            "message": f"body is not UTF-8 ({exc.reason} at byte {exc.start})",
+        }
+        return
+    if capture.truncated:
+        capture.body = redactor.text(text[:_PREVIEW_CHARS])
+        return
+    if not text.strip():
+        capture.body = None  # no body (204, an empty error): nothing to decode
+        return
+    try:
+        capture.body = redactor.json_document(text, json.loads(text))
+    except json.JSONDecodeError as exc:
+        capture.body = redactor.text(text[:_PREVIEW_CHARS])
+        capture.decode_error = {
+            "kind": "invalid_json",
+            "message": f"body is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
+        }

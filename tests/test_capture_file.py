@@ -1,0 +1,62 @@
+"""The capture file: written atomically one capture a line, read back by the views and the evidence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from recovery_plugin.http.batch import Readiness
+from recovery_plugin.http.capture_file import read_captures, write_capture_file
+from recovery_plugin.http.fetch import Capture
+
+KOREAN_ID = "2026-서울시장|여론조사/A"
+
+
+def _capture(name: str, matchup_id: str | None = None, body: object = None) -> Capture:
+    return Capture(
+        name=name, url=f"http://127.0.0.1:1/{name}", path=f"/{name}", matchup_id=matchup_id,
+        status=200, body=body,
+    )  # fmt: skip
+
+
+def test_what_is_written_reads_back_in_order_with_every_field(tmp_path: Path) -> None:
+    path = tmp_path / "api_capture.json"
+    captures = [_capture("health", body={"status": "ok"}), _capture("matchup", KOREAN_ID, "텍스트")]
+    readiness = Readiness(ready=True, url="http://127.0.0.1:1/health", deadline_s=5.0)
+
+    write_capture_file(path, "http://127.0.0.1:1", captures, readiness)
+
+    assert read_captures(path) == [c.to_dict() for c in captures]
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["api_base"] == "http://127.0.0.1:1"
+    assert data["readiness"]["ready"] is True
+    assert KOREAN_ID in path.read_text(encoding="utf-8")  # not \\u-escaped: greppable
+    assert len(path.read_text(encoding="utf-8").splitlines()) == 4  # head, 2 captures, end
+    assert not list(tmp_path.glob(".*"))  # no temporary file left behind
+
+
+def test_a_file_without_readiness_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "api_capture.json"
+
+    write_capture_file(path, "http://127.0.0.1:1", [])
+
+    assert json.loads(path.read_text(encoding="utf-8")) == {
+        "api_base": "http://127.0.0.1:1",
+        "readiness": None,
+        "captures": [],
+    }
+    assert read_captures(path) == []
+
+
+def test_a_missing_corrupt_or_foreign_file_reads_as_no_captures(tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.json"
+    corrupt.write_text('{"captures": [', encoding="utf-8")
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text('["not", "a", "capture file"]', encoding="utf-8")
+    odd = tmp_path / "odd.json"
+    odd.write_text('{"captures": [{"name": "health"}, 3, null]}', encoding="utf-8")
+
+    assert read_captures(tmp_path / "missing.json") == []
+    assert read_captures(corrupt) == []
+    assert read_captures(foreign) == []
+    assert read_captures(odd) == [{"name": "health"}]
