@@ -243,3 +243,15 @@ def test_record_step_without_the_lock_writes_nothing(tmp_path: Path) -> None:
     idle.forget_step(4242)
 
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_output_directory_is_a_one_line_error_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "not-there"
+
+    with pytest.raises(RecoveryError) as info:
+        OutputLock(missing, run_id="run-1", warn=lambda message: None).acquire()
+
+    assert info.value.exit_code == ExitCode.USAGE
+    assert (
+        info.value.message == f"cannot lock output directory {missing}: No such file or directory"
+    )

@@ -70,8 +70,11 @@ class OutputLock:
         """Note that the step process group ``pgid`` runs on behalf of this run.
 
         Until :meth:`forget_step`, a new apply is refused while any process of the group lives,
-        even when this run itself was killed. Does nothing unless the lock is held.
+        even when this run itself was killed. Does nothing unless the lock is held. Call it from
+        the thread that started the step (as soon as it started), never from a signal handler.
         """
+        if pgid <= 1:
+            raise ValueError(f"not a step's process group: {pgid}")
         with self._mutex:
             if self._fd is None or pgid in self._steps:
                 return
