@@ -185,3 +185,73 @@ def test_after_release_the_next_apply_can_lock(tmp_path: Path, lock: OutputLock)
     finally:
         following.release()
     assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_recorded_step_groups_are_written_in_the_lock_until_forgotten(
+    tmp_path: Path, lock: OutputLock
+) -> None:
+    lock.acquire()
+
+    lock.record_step(4242)
+    lock.record_step(4343)
+    written = json.loads((tmp_path / LOCK_NAME).read_text(encoding="utf-8"))
+    lock.forget_step(4242)
+    after = json.loads((tmp_path / LOCK_NAME).read_text(encoding="utf-8"))
+
+    assert written["step_process_groups"] == [4242, 4343]
+    assert after["step_process_groups"] == [4343]
+    assert after["run_id"] == "run-1"
+    assert [p.name for p in tmp_path.iterdir()] == [LOCK_NAME]  # no temporary file left
+    # Still held after the rewrites: the kernel lock moved to the new file with it.
+    with pytest.raises(RecoveryError):
+        OutputLock(tmp_path, run_id="run-2", warn=lambda message: None).acquire()
+
+
+def test_a_dead_holder_whose_recorded_steps_are_gone_is_stale(
+    tmp_path: Path, lock: OutputLock, warnings: list[str]
+) -> None:
+    _write_holder(
+        tmp_path,
+        pid=_dead_pid(),
+        host=socket.gethostname(),
+        run_id="crashed",
+        step_process_groups=[_dead_pid(), _dead_pid()],
+    )
+
+    lock.acquire()
+
+    assert lock.held
+    assert len(warnings) == 1 and "taking over a stale lock" in warnings[0]
+
+
+def test_a_stale_lock_naming_this_very_pid_is_taken_over(
+    tmp_path: Path, lock: OutputLock, warnings: list[str]
+) -> None:
+    # A container restarted after a crash often gives the new run the crashed run's pid.
+    _write_holder(tmp_path, pid=os.getpid(), host=socket.gethostname(), run_id="before-restart")
+
+    lock.acquire()
+
+    assert lock.held
+    assert len(warnings) == 1
+
+
+def test_record_step_without_the_lock_writes_nothing(tmp_path: Path) -> None:
+    idle = OutputLock(tmp_path, run_id="run-1", warn=lambda message: None)
+
+    idle.record_step(4242)
+    idle.forget_step(4242)
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_output_directory_is_a_one_line_error_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "not-there"
+
+    with pytest.raises(RecoveryError) as info:
+        OutputLock(missing, run_id="run-1", warn=lambda message: None).acquire()
+
+    assert info.value.exit_code == ExitCode.USAGE
+    assert (
+        info.value.message == f"cannot lock output directory {missing}: No such file or directory"
+    )

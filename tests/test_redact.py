@@ -22,9 +22,9 @@ def test_known_secret_values_are_masked_everywhere_in_a_text() -> None:
 
 
 def test_a_secret_containing_another_is_masked_whole() -> None:
-    redactor = Redactor(["abcd", "abcdefgh-long"])
+    redactor = Redactor(["abcdefgh", "abcdefgh-long"])
 
-    assert redactor.text("x abcdefgh-long y abcd") == f"x {MASK} y {MASK}"
+    assert redactor.text("x abcdefgh-long y abcdefgh") == f"x {MASK} y {MASK}"
 
 
 def test_very_short_secret_values_are_not_masked_to_keep_reports_readable() -> None:
@@ -68,7 +68,7 @@ def test_text_without_credentials_is_left_alone(text: str) -> None:
         ("authorization=Basic dXNlcjpwdw==", f"authorization={MASK}"),
         ("Proxy-Authorization: Basic Zm9v", f"Proxy-Authorization: {MASK}"),
         ('{"Authorization": "Bearer abc", "x": 1}', f'{{"Authorization": "{MASK}", "x": 1}}'),
-        ("curl -H 'AUTHORIZATION: token xyz'\nnext", f"curl -H 'AUTHORIZATION: {MASK}\nnext"),
+        ("curl -H 'AUTHORIZATION: token xyz'\nnext", f"curl -H 'AUTHORIZATION: {MASK}'\nnext"),
     ],
 )
 def test_authorization_headers_in_text_are_masked(text: str, expected: str) -> None:
