@@ -18,7 +18,6 @@ __all__ = [
     "path_segment",
     "printable",
     "read_matchup_file",
-    "safe_name",
     "step_names",
     "write_matchup_file",
 ]
@@ -78,19 +77,6 @@ def step_names(ids: Sequence[str]) -> list[str]:
 
 def _slug(value: str) -> str:
     return _UNSAFE.sub("_", value).strip("._-")[:_MAX_SLUG].rstrip("._-") or "id"
-
-
-def safe_name(value: str) -> str:
-    """A file-name-safe, bounded name for ``value``: a readable part and a 40-bit hash.
-
-    Superseded by :func:`step_names` (two ids can share a name when their hashes collide);
-    kept only until the run's step directories are named with it.
-    """
-    import hashlib  # deferred: OpenSSL start-up is a measurable part of the CLI's
-
-    slug = _slug(value)
-    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:10]
-    return f"{slug}-{digest}"
 
 
 def check_matchup_id(value: str) -> str | None:

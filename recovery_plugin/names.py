@@ -10,8 +10,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
-from recovery_plugin.ids import safe_name
-
 __all__ = [
     "BEFORE_CAPTURE_NAME",
     "CAPTURE_NAME",
@@ -52,9 +50,10 @@ def report_file(path: Path) -> Path:
     return path / REPORT_NAME if path.is_dir() else path
 
 
-def step_dir(run_dir: Path, name: str, matchup_id: str | None = None) -> Path:
-    """``steps/<name>``, or ``steps/<name>-<safe id>`` for a step of one matchup id."""
-    leaf = name if matchup_id is None else f"{name}-{safe_name(matchup_id)}"
+def step_dir(run_dir: Path, name: str, id_name: str | None = None) -> Path:
+    """``steps/<name>``, or ``steps/<name>-<id name>`` for a step of one matchup id, where the
+    id's name comes from :func:`recovery_plugin.ids.step_names` (distinct by construction)."""
+    leaf = name if id_name is None else f"{name}-{id_name}"
     return run_dir / STEPS_DIR / leaf
 
 

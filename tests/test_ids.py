@@ -19,7 +19,6 @@ from recovery_plugin.ids import (
     path_segment,
     printable,
     read_matchup_file,
-    safe_name,
     step_names,
     write_matchup_file,
 )
@@ -42,40 +41,6 @@ def test_path_segment_encodes_slash_pipe_percent_and_hangul_into_one_segment() -
 
 def test_path_segment_leaves_plain_ascii_ids_readable() -> None:
     assert path_segment("matchup-2026_01.a") == "matchup-2026_01.a"
-
-
-@pytest.mark.parametrize(
-    "value",
-    [KOREAN_ID, "..", "../../etc/passwd", "a/b", "a b", "", "서울", "x" * 500, ".hidden"],
-)
-def test_safe_name_is_a_single_bounded_file_name(value: str) -> None:
-    name = safe_name(value)
-
-    assert re.fullmatch(r"[A-Za-z0-9._-]+", name), name
-    assert "/" not in name
-    assert name not in (".", "..")
-    assert not name.startswith(".")
-    assert len(name) <= 48 + 1 + 10
-
-
-def test_safe_name_keeps_the_readable_part_of_ascii_ids() -> None:
-    assert safe_name("matchup-42").startswith("matchup-42-")
-
-
-def test_safe_name_never_collides_for_ids_that_slug_alike() -> None:
-    names = {safe_name(v) for v in ("a/b", "a_b", "a|b", "a b", "a?b", "서울/a", "부산/a")}
-
-    assert len(names) == 7
-
-
-def test_safe_name_is_stable_across_calls() -> None:
-    assert safe_name(KOREAN_ID) == safe_name(KOREAN_ID)
-
-
-def test_safe_name_of_long_ids_differing_only_at_the_end_stays_unique() -> None:
-    prefix = "m" * 200
-
-    assert safe_name(prefix + "1") != safe_name(prefix + "2")
 
 
 @pytest.mark.parametrize(("value", "problem"), [("", "empty"), ("   ", "empty"), ("a\x00b", "NUL")])

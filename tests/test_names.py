@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from recovery_plugin.ids import step_names
 from recovery_plugin.names import (
     CAPTURE_NAME,
     PYTEST_LOG_NAME,
@@ -24,12 +25,11 @@ def test_a_step_without_a_matchup_id_has_its_own_directory(tmp_path: Path) -> No
 
 
 def test_a_step_per_matchup_id_gets_a_safe_distinct_directory(tmp_path: Path) -> None:
-    slash = step_dir(tmp_path, "reprocess", "2026-서울시장|여론조사/A")
-    underscore = step_dir(tmp_path, "reprocess", "2026-서울시장|여론조사_A")
-    escape = step_dir(tmp_path, "reprocess", "../..")
+    names = step_names(["2026-서울시장|여론조사/A", "2026-서울시장|여론조사_A", "../.."])
+    slash, underscore, escape = (step_dir(tmp_path, "reprocess", name) for name in names)
 
     assert slash.parent == underscore.parent == escape.parent == tmp_path / "steps"
-    assert slash.name.startswith("reprocess-2026-")
+    assert slash.name.startswith("reprocess-1-2026-")
     assert slash != underscore
     assert ".." not in escape.name
 

@@ -173,7 +173,7 @@ def test_loaded_into_an_unrelated_session_it_changes_nothing(
 HEAVY_PROBE = """
 import sys
 
-HEAVY = ("httpx", "tenacity", "recovery_plugin.http.capture", "recovery_plugin.http.checks",
+HEAVY = ("httpx", "tenacity", "recovery_plugin.http.fetch", "recovery_plugin.http.batch", "recovery_plugin.http.checks",
          "recovery_plugin.run.verification", "recovery_plugin.sim.harness")
 
 def pytest_terminal_summary(terminalreporter):

@@ -10,7 +10,8 @@ import pytest
 from recovery_plugin.pytest_plugin.session import SESSION, VerificationSession
 
 if TYPE_CHECKING:
-    from recovery_plugin.http.capture import Capture, Readiness
+    from recovery_plugin.http.batch import Readiness
+    from recovery_plugin.http.fetch import Capture
 
 __all__ = ["CaptureView", "recovery_captures"]
 
@@ -42,7 +43,7 @@ class CaptureView:
             raise KeyError(f"no endpoint named {endpoint!r} (known: {known})")
         if spec.per_matchup and matchup_id is None:
             raise KeyError(f"endpoint {endpoint!r} is per matchup: give a matchup_id")
-        from recovery_plugin.http.capture import Target
+        from recovery_plugin.http.fetch import Target
 
         target = Target(spec.name, spec.path, matchup_id if spec.per_matchup else None)
         return self._session.capture_for(target)

@@ -25,12 +25,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
+from recovery_plugin.names import CAPTURE_NAME
+from recovery_plugin.report.checklist import GUIDE_PREFIXES
+
 if TYPE_CHECKING:
     from recovery_plugin.sim.harness import SimulatedService
 
 __all__ = ["BundleResult", "RecoverySim", "RunBundle", "recovery_sim", "run_bundle"]
 
-GUIDE_PREFIXES = ("retry-guide:", "rollback-guide:")
 LAUNCHER_ENV = (
     "API_BASE_URL",
     "RECOVERY_CONFIG",
@@ -109,9 +111,9 @@ class BundleResult:
         return [t for t in tests if outcome is None or t["outcome"] == outcome]
 
     def captures(self) -> list[dict[str, Any]]:
-        if self.run_dir is None or not (self.run_dir / "api_capture.json").exists():
+        if self.run_dir is None or not (self.run_dir / CAPTURE_NAME).exists():
             return []
-        data = json.loads((self.run_dir / "api_capture.json").read_text(encoding="utf-8"))
+        data = json.loads((self.run_dir / CAPTURE_NAME).read_text(encoding="utf-8"))
         return list(data["captures"])
 
     def capture(self, endpoint: str, matchup_id: str | None = None) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from recovery_plugin.errors import RecoveryError
+from recovery_plugin.names import CAPTURE_NAME
 from recovery_plugin.pytest_plugin.options import (
     config_path,
     path_option,
@@ -24,7 +25,7 @@ from recovery_plugin.pytest_plugin.options import (
 )
 from recovery_plugin.pytest_plugin.session import SESSION, SessionSpec
 from recovery_plugin.report.finish import finish_report
-from recovery_plugin.report.writer import CAPTURE_NAME, Report, ReportWriter
+from recovery_plugin.report.writer import Report, ReportWriter
 from recovery_plugin.resolve.context import RunContext, RunRequest, resolve_run
 
 __all__ = ["ReportGate", "gate_from_options"]

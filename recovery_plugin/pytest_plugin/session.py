@@ -22,7 +22,8 @@ from recovery_plugin.redact import Redactor
 from recovery_plugin.report.result import VerificationResult, summarise
 
 if TYPE_CHECKING:  # httpx is imported only once the plugin is enabled
-    from recovery_plugin.http.capture import Capture, CaptureBatch, Readiness, Target
+    from recovery_plugin.http.batch import CaptureBatch, Readiness
+    from recovery_plugin.http.fetch import Capture, Target
 
 __all__ = ["SESSION", "SESSION_SPEC", "PytestReportHooks", "SessionSpec", "VerificationSession"]
 
@@ -112,7 +113,7 @@ class VerificationSession:
     def batch(self) -> CaptureBatch:
         """The session's capture batch: the launcher's (started before the session), or one
         started here for the selected checks when the first check or fixture needs it."""
-        from recovery_plugin.http.capture import CaptureBatch
+        from recovery_plugin.http.batch import CaptureBatch
 
         with self._lock:
             if self._batch is None:
@@ -134,7 +135,7 @@ class VerificationSession:
     def capture_for(self, target: Target) -> Capture:
         """``target``'s capture: from the batch as soon as it arrives, else fetched on its own
         (a check a hook added or moved, or one asked for outside the selection)."""
-        from recovery_plugin.http.capture import fetch, make_client
+        from recovery_plugin.http.fetch import fetch, make_client
 
         batch = self.batch()
         capture = batch.get(target)
@@ -163,7 +164,7 @@ class VerificationSession:
         return captures
 
     def write_captures(self) -> None:
-        from recovery_plugin.http.capture import write_capture_file
+        from recovery_plugin.http.capture_file import write_capture_file
 
         if self.context.capture_path is None:
             return

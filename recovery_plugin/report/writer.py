@@ -14,16 +14,15 @@ from typing import Any
 
 from recovery_plugin.atomic import write_json_atomic
 from recovery_plugin.clock import now_iso
+from recovery_plugin.names import REPORT_NAME
 from recovery_plugin.redact import Redactor
 from recovery_plugin.report.checklist import build_checklist
 from recovery_plugin.report.model import FAILED_STATUSES, StepRecord
 from recovery_plugin.report.result import NO_HOOKS, ReportHooks
 
-__all__ = ["REPORT_NAME", "SCHEMA_VERSION", "Report", "ReportWriter"]
+__all__ = ["SCHEMA_VERSION", "Report", "ReportWriter"]
 
 SCHEMA_VERSION = 1
-REPORT_NAME = "recovery_bundle_report.json"
-CAPTURE_NAME = "api_capture.json"
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 
 from recovery_plugin.errors import ConfigError
 from recovery_plugin.ids import check_matchup_id
-from recovery_plugin.report.writer import REPORT_NAME
+from recovery_plugin.names import REPORT_NAME, report_file
 
 __all__ = ["absolute", "check_output_dir", "dedupe_ids", "load_resumed_report", "report_copy_path"]
 
@@ -43,7 +43,7 @@ def dedupe_ids(raw: Sequence[str], source: str | None = None) -> tuple[list[str]
 def load_resumed_report(resume_from: Path, cwd: Path, mode: str) -> dict[str, Any]:
     """``--resume RUN_DIR``: the report of the apply run being resumed."""
     path = absolute(resume_from, cwd)
-    report_path = path / REPORT_NAME if path.is_dir() else path
+    report_path = report_file(path)
     try:
         previous: dict[str, Any] = json.loads(report_path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -14,13 +14,11 @@ from typing import Any
 
 from recovery_plugin.config import Runbook, StepSpec, expand, placeholders_in
 from recovery_plugin.errors import ConfigError
-from recovery_plugin.ids import safe_name
+from recovery_plugin.ids import step_names
+from recovery_plugin.names import CAPTURE_NAME, STEP_REPORT_NAMES, step_dir
 from recovery_plugin.report.model import StepRecord
-from recovery_plugin.report.writer import CAPTURE_NAME
 
-__all__ = ["STEP_REPORT_NAMES", "PlannedStep", "plan_steps"]
-
-STEP_REPORT_NAMES = {"ingest": "ingest_retry_report.json", "reprocess": "reprocess_report.json"}
+__all__ = ["PlanInputs", "PlannedStep", "plan_steps"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +67,7 @@ class PlanInputs:
 def plan_steps(runbook: Runbook, inputs: PlanInputs) -> tuple[PlannedStep, ...]:
     steps: list[PlannedStep] = []
     if inputs.mode != "verify":
-        ingest_dir = inputs.run_dir / "steps" / "ingest"
+        ingest_dir = step_dir(inputs.run_dir, "ingest")
         steps.append(
             _planned(
                 runbook,
@@ -80,10 +78,11 @@ def plan_steps(runbook: Runbook, inputs: PlanInputs) -> tuple[PlannedStep, ...]:
                 "skipped by --skip-ingest" if inputs.skip_ingest else None,
             )
         )
-        for matchup_id in inputs.matchup_ids:
-            step_dir = inputs.run_dir / "steps" / f"reprocess-{safe_name(matchup_id)}"
+        id_names = step_names(inputs.matchup_ids)
+        for matchup_id, id_name in zip(inputs.matchup_ids, id_names, strict=True):
+            directory = step_dir(inputs.run_dir, "reprocess", id_name)
             skip = "skipped by --skip-reprocess" if inputs.skip_reprocess else None
-            steps.append(_planned(runbook, inputs, "reprocess", step_dir, matchup_id, skip))
+            steps.append(_planned(runbook, inputs, "reprocess", directory, matchup_id, skip))
     steps.append(
         PlannedStep(
             name="capture",

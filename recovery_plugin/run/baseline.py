@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from recovery_plugin.report.evidence import BEFORE_NAME
-from recovery_plugin.report.writer import CAPTURE_NAME, Report, ReportWriter
+from recovery_plugin.names import BEFORE_CAPTURE_NAME, CAPTURE_NAME
+from recovery_plugin.report.writer import Report, ReportWriter
 from recovery_plugin.resolve.context import RunContext
 
 __all__ = ["capture_baseline"]
@@ -17,7 +17,8 @@ def capture_baseline(
     capture = report.step("capture")
     if capture is None or capture.status == "skipped":
         return
-    from recovery_plugin.http.capture import capture_all, targets_for, write_capture_file
+    from recovery_plugin.http.capture_file import write_capture_file
+    from recovery_plugin.http.fetch import capture_all, targets_for
 
     captures = capture_all(
         context.settings.api_base,
@@ -25,7 +26,7 @@ def capture_baseline(
         context.capture_spec,
         redactor=context.redactor,
     )
-    path = context.run_dir / BEFORE_NAME
+    path = context.run_dir / BEFORE_CAPTURE_NAME
     write_capture_file(path, context.redactor.text(context.settings.api_base), captures.values())
     report.evidence = {
         "before": str(path),

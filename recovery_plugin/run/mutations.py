@@ -11,15 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from recovery_plugin.ids import write_matchup_file
+from recovery_plugin.names import FAILED_IDS_NAME
 from recovery_plugin.render.progress import Progress
 from recovery_plugin.report.model import StepRecord
 from recovery_plugin.report.writer import Report, ReportWriter
 from recovery_plugin.resolve.context import RunContext
 from recovery_plugin.resolve.inputs import absolute
 
-__all__ = ["FAILED_IDS_NAME", "run_mutating_steps"]
+__all__ = ["run_mutating_steps"]
 
-FAILED_IDS_NAME = "failed_reprocess_ids.json"
 Console = Callable[[str], None]
 
 

@@ -17,19 +17,20 @@ from typing import Any
 from recovery_plugin.clock import now_iso
 from recovery_plugin.errors import ExitCode, RecoveryError
 from recovery_plugin.ids import printable, write_matchup_file
+from recovery_plugin.names import MATCHUP_IDS_NAME
 from recovery_plugin.redact import Redactor
 from recovery_plugin.render.progress import Progress
 from recovery_plugin.report.finish import finish_report
+from recovery_plugin.report.model import verdict_line
 from recovery_plugin.report.result import VerificationResult
 from recovery_plugin.report.writer import Report, ReportWriter
 from recovery_plugin.resolve.context import RunContext, RunRequest, prepare
 from recovery_plugin.run.signals import Interrupt
 
-__all__ = ["MATCHUP_IDS_NAME", "RunOutcome", "RunRequest", "execute", "prepare"]
+__all__ = ["RunOutcome", "RunRequest", "execute", "prepare"]
 
 Console = Callable[[str], None]
 MAX_CONSOLE_FAILURES = 10
-MATCHUP_IDS_NAME = "matchup_ids.json"
 
 
 @dataclass
@@ -170,10 +171,7 @@ def _say_verification(report: Report, console: Console) -> None:
     if not summary:
         console(f"[capture] {capture.status}: {capture.error}")
         return
-    console(
-        f"[capture] {capture.status}: {summary['passed']} passed, {summary['failed']} failed,"
-        f" {summary['error']} errors of {summary['total']}"
-    )
+    console(f"[capture] {capture.status}: {verdict_line(summary)}")
     failures = [
         t
         for t in (report.verification or {}).get("tests", [])

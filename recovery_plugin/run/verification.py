@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from recovery_plugin.names import CAPTURE_NAME, PYTEST_INI_NAME, PYTEST_LOG_NAME, VERIFICATION_DIR
 from recovery_plugin.redact import Redactor
 from recovery_plugin.report.result import VerificationResult
-from recovery_plugin.report.writer import CAPTURE_NAME
 from recovery_plugin.resolve.context import RunContext
 
 if TYPE_CHECKING:
-    from recovery_plugin.http.capture import Capture
+    from recovery_plugin.http.fetch import Capture
 
 __all__ = ["run_verification", "session_log_path"]
 
@@ -31,7 +31,7 @@ _CALLER_PYTEST_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
 
 
 def session_log_path(run_dir: Path) -> Path:
-    return run_dir / "verification" / "pytest.log"
+    return run_dir / VERIFICATION_DIR / PYTEST_LOG_NAME
 
 
 @contextlib.contextmanager
@@ -78,13 +78,14 @@ def run_verification(
     import pytest
     from pytest_jsonreport.plugin import JSONReport
 
-    from recovery_plugin.http.capture import CaptureBatch, targets_for
+    from recovery_plugin.http.batch import CaptureBatch
+    from recovery_plugin.http.fetch import targets_for
     from recovery_plugin.pytest_plugin.session import SessionSpec
 
     log_path = session_log_path(context.run_dir)
     session_dir = log_path.parent
     session_dir.mkdir(exist_ok=True)
-    ini = session_dir / "pytest.ini"
+    ini = session_dir / PYTEST_INI_NAME
     ini.write_text("[pytest]\n", encoding="utf-8")
     started = time.monotonic()
     crash: list[str] = []
