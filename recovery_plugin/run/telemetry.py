@@ -32,6 +32,7 @@ TRACES_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 INSTALL_HINT = "pip install 'recovery-plugin[otel]'"
 _FAILED = frozenset({"failed", "timeout", "interrupted"})
 _FAILED_CHECKS = frozenset({"failed", "error"})
+_ERROR_CHARS = 400
 
 
 def telemetry_enabled(environ: Mapping[str, str]) -> bool:
@@ -97,7 +98,7 @@ def export_run(
             exporter.shutdown()  # type: ignore[no-untyped-call]
     record["exported"] = result is SpanExportResult.SUCCESS
     if not record["exported"]:
-        record["error"] = messages[-1] if messages else "the OTLP export failed"
+        record["error"] = _error(messages)
     return record
 
 
@@ -120,6 +121,16 @@ def _sdk_messages() -> Iterator[list[str]]:
     finally:
         logger.removeHandler(handler)
         logger.propagate = propagate
+
+
+def _error(messages: list[str]) -> str:
+    """The SDK's last word, with its first (which names the cause, e.g. a refused connection)."""
+    from recovery_plugin.redact import Redactor
+
+    if not messages:
+        return "the OTLP export failed"
+    text = messages[-1] if len(messages) == 1 else f"{messages[-1]} (first: {messages[0]})"
+    return Redactor().text(text[:_ERROR_CHARS])
 
 
 def _ns(stamp: Any) -> int | None:
