@@ -12,14 +12,10 @@ from typing import Any
 
 import pytest
 
+from recovery_plugin.config.notify import WebhookSpec, parse_notify, required_env
 from recovery_plugin.errors import ConfigError
 from recovery_plugin.redact import Redactor
-from recovery_plugin.report.notify import (
-    WebhookSpec,
-    parse_notify,
-    required_env,
-    send_notifications,
-)
+from recovery_plugin.report.notify import send_notifications
 
 REPORT_PATH = "/srv/ops/20261202T101500Z-abc123/recovery_bundle_report.json"
 FAILED_ID = "20260603|광역자치단체장|11-000"
