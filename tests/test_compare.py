@@ -305,3 +305,48 @@ def test_steps_and_checks_present_in_one_run_only_changed_outcome(tmp_path: Path
     text = render_comparison(comparison, "text")
     assert "reprocess [m1]: (absent) -> skipped" in text
     assert "ingest  1.00s -> 3.50s (+2.50s)" in text
+
+
+# --- the CLI command (runs once the integrator has added ``compare`` to recovery_plugin/cli.py) -
+
+
+def _compare_is_wired() -> bool:
+    from recovery_plugin.cli import cli
+
+    return "compare" in getattr(cli, "commands", {})
+
+
+needs_cli = pytest.mark.skipif(not _compare_is_wired(), reason="compare not yet wired into the CLI")
+
+
+@needs_cli
+def test_the_compare_command_prints_text_markdown_and_json(
+    two_runs: TwoRuns, run_bundle: RunBundle
+) -> None:
+    text = run_bundle("compare", str(two_runs.run_a), str(two_runs.run_b))
+    assert text.exit_code == 0, text.output
+    assert f"reprocess [{DEFAULT_MATCHUP_ID}]: failed (exit 1) -> success (exit 0)" in text.stdout
+
+    markdown = run_bundle(
+        "compare", str(two_runs.run_a), str(two_runs.run_b), "--format", "markdown"
+    )
+    assert markdown.stdout.startswith("## recovery-bundle compare: failed -> success")
+
+    as_json = run_bundle("compare", str(two_runs.run_a), str(two_runs.run_b), "--json")
+    assert json.loads(as_json.stdout)["checks"][0]["nodeid"] == "recovery::summary"
+
+
+@needs_cli
+def test_the_compare_command_on_a_missing_run_exits_2_with_one_line(
+    tmp_path: Path, run_bundle: RunBundle
+) -> None:
+    write_run(tmp_path / "a", report())
+
+    result = run_bundle("compare", str(tmp_path / "a"), str(tmp_path / "gone"))
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert (
+        result.stderr
+        == f"recovery-bundle: error: compare RUN_B: no such run directory: {tmp_path / 'gone'}\n"
+    )
