@@ -250,6 +250,30 @@ def show(target: Path, fmt: str, output: Path | None) -> None:
 
 
 @cli.command()
+@click.argument("run_a", metavar="RUN_A", type=click.Path(path_type=Path))
+@click.argument("run_b", metavar="RUN_B", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text for the terminal, markdown for an incident ticket.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON on stdout.")
+def compare(run_a: Path, run_b: Path, fmt: str, as_json: bool) -> None:
+    """Compare two runs (run directories or report files): steps and checks that changed
+    outcome, captured values that changed, duration changes. Exit 0 once compared."""
+    from recovery_plugin.render.compare import compare_run_dirs, render_comparison
+
+    try:
+        comparison = compare_run_dirs(run_a, run_b)
+    except RecoveryError as exc:
+        _fail(exc)
+    click.echo(render_comparison(comparison, "json" if as_json else fmt), nl=False)
+
+
+@cli.command()
 @_setting_option("output_dir", summary="The output directory to list.")
 def history(output_dir: str | None) -> None:
     """List the runs in an output directory, newest first."""

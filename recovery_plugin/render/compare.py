@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from recovery_plugin.errors import RecoveryError
-from recovery_plugin.report.writer import CAPTURE_NAME
+from recovery_plugin.names import CAPTURE_NAME
 
 __all__ = [
     "Comparison",
