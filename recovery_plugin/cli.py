@@ -30,11 +30,14 @@ EXIT_CODES_HELP = (
 
 
 def _fail(error: RecoveryError) -> NoReturn:
-    """Print ``recovery-bundle: error: ...`` (one line, credentials masked) and exit with the
-    error's documented code."""
-    from recovery_plugin.redact import Redactor  # masks URL credentials in a named value
+    """Print ``recovery-bundle: error: ...`` (one line, secrets and credentials masked) and exit
+    with the error's documented code."""
+    from recovery_plugin.redact import DEFAULT_SECRET_ENV, Redactor, find_secrets
 
-    click.echo(f"recovery-bundle: error: {Redactor().text(error.message)}", err=True)
+    # The message may quote a bad value: the environment's secrets are masked in it too.
+    secrets = find_secrets({"environment": os.environ}, DEFAULT_SECRET_ENV)
+    redactor = Redactor(secret.value for secret in secrets)
+    click.echo(f"recovery-bundle: error: {redactor.text(error.message)}", err=True)
     sys.exit(int(error.exit_code))
 
 
@@ -264,7 +267,8 @@ def show(target: Path, fmt: str, output: Path | None) -> None:
 def compare(run_a: Path, run_b: Path, fmt: str, as_json: bool) -> None:
     """Compare two runs (run directories or report files): steps and checks that changed
     outcome, captured values that changed, duration changes. Exit 0 once compared."""
-    from recovery_plugin.render.compare import compare_run_dirs, render_comparison
+    from recovery_plugin.render.compare import compare_run_dirs
+    from recovery_plugin.render.compare_views import render_comparison
 
     try:
         comparison = compare_run_dirs(run_a, run_b)

@@ -296,3 +296,15 @@ def test_sim_serve_runs_until_stopped_and_generates_a_token(tmp_path: Path) -> N
     assert proc.returncode in (0, 130)
     assert "generated token sim-" in stderr
     assert "Traceback" not in stderr
+
+
+def test_an_error_line_never_shows_a_secret_from_the_environment(tmp_path: Path) -> None:
+    secret = "s3cr3t-token-value-42"
+    result = CliRunner().invoke(
+        cli,
+        ["run", "--matchup-id", secret + "\x00"],
+        env={"INTERNAL_JOB_TOKEN": secret},
+    )
+    assert result.exit_code == 2
+    assert "error:" in result.output
+    assert secret not in result.output

@@ -19,8 +19,8 @@ from recovery_plugin.render.compare import (
     Comparison,
     compare_run_dirs,
     compare_runs,
-    render_comparison,
 )
+from recovery_plugin.render.compare_views import render_comparison
 from recovery_plugin.sim.data import DEFAULT_MATCHUP_ID
 
 OTHER_ID = "20260603|광역자치단체장|26-000"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -273,3 +274,30 @@ def test_masking_returns_copies_and_never_touches_what_is_judged() -> None:
     assert masked_headers == {"X-Echo": MASK}
     assert body == {"token": "tok-123456789", "items": [{"t": "tok-123456789"}]}
     assert headers == {"X-Echo": "tok-123456789"}
+
+
+def test_a_secret_too_short_to_mask_is_named_in_the_preflight_not_masked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run says where an unmaskable secret is set, and healthy output stays untouched."""
+    from recovery_plugin.resolve.context import RunRequest, resolve_run
+
+    (tmp_path / "recovery.toml").write_text(
+        '[steps.ingest.env]\nDB_PASSWORD = "admin"\n', encoding="utf-8"
+    )
+    context = resolve_run(
+        RunRequest(
+            mode="dry-run",
+            cwd=tmp_path,
+            environ={"INTERNAL_JOB_TOKEN": "tok-9f8e7d6c5b4a3210", "API_KEY": "1"},
+        )
+    )
+    assert set(context.unmasked_secrets) == {
+        "steps.ingest.env.DB_PASSWORD: not masked: too short: under 8 characters",
+        "API_KEY: not masked: too short: under 8 characters",
+    }
+    report = context.start_report().to_dict()
+    assert report["unmasked_secrets"] == list(context.unmasked_secrets)
+    assert context.redactor.text('{"admin": 1, "token": "tok-9f8e7d6c5b4a3210"}') == (
+        '{"admin": 1, "token": "***"}'
+    )

@@ -21,7 +21,6 @@ __all__ = [
     "EndpointChange",
     "compare_run_dirs",
     "compare_runs",
-    "render_comparison",
 ]
 
 MAX_VALUE_CHARS = 120
@@ -350,12 +349,3 @@ def _short(value: Any) -> str:
     """The value as JSON text, cut to :data:`MAX_VALUE_CHARS` (ending in ``…``)."""
     text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
-
-
-def render_comparison(comparison: Comparison, fmt: str) -> str:
-    """``text``, ``markdown`` or ``json``."""
-    if fmt == "json":
-        return json.dumps(comparison.to_dict(), ensure_ascii=False, indent=2) + "\n"
-    from recovery_plugin.render.compare_views import render_markdown, render_text
-
-    return render_markdown(comparison) if fmt == "markdown" else render_text(comparison)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from recovery_plugin.render.compare import (
     SHOWN_DURATIONS,
     CheckChange,
@@ -14,7 +16,7 @@ from recovery_plugin.render.compare import (
 )
 from recovery_plugin.render.summary import display_width, pad
 
-__all__ = ["render_markdown", "render_text"]
+__all__ = ["render_comparison", "render_markdown", "render_text"]
 
 
 def _run(info: RunInfo) -> str:
@@ -180,3 +182,10 @@ def render_markdown(comparison: Comparison) -> str:
     if comparison.notes:
         lines += ["", *(f"> note: {note}" for note in comparison.notes)]
     return "\n".join(lines) + "\n"
+
+
+def render_comparison(comparison: Comparison, fmt: str) -> str:
+    """``text``, ``markdown`` or ``json``."""
+    if fmt == "json":
+        return json.dumps(comparison.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    return render_markdown(comparison) if fmt == "markdown" else render_text(comparison)

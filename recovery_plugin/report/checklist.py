@@ -78,6 +78,7 @@ def build_checklist(report: Mapping[str, Any], lang: str = "en") -> list[str]:
         text["preflight"].format(name=name, state=text["ok" if present else "missing"])
         for name, present in report.get("preflight", {}).items()
     ]
+    lines += [f"preflight: {line}" for line in report.get("unmasked_secrets", [])]
     steps: list[Mapping[str, Any]] = report.get("steps", [])
     if report.get("mode") == "apply" and not report.get("matchup_ids"):
         lines.append(text["no_matchup"])

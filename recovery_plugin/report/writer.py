@@ -39,6 +39,7 @@ class Report:
     config_path: str | None = None
     lang: str = "en"
     preflight: dict[str, bool] = field(default_factory=dict)
+    unmasked_secrets: list[str] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)
     status: str = "running"
     finished_at: str | None = None
@@ -82,6 +83,7 @@ class Report:
             "finished_at": self.finished_at,
             "duration_s": self.duration_s,
             "preflight": dict(self.preflight),
+            "unmasked_secrets": list(self.unmasked_secrets),
             "steps": [s.to_dict() for s in self.steps],
             "readiness": self.readiness,
             "verification": self.verification,

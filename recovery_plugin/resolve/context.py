@@ -19,7 +19,7 @@ from recovery_plugin.config import CaptureSpec, Runbook, find_config_file, load_
 from recovery_plugin.config.settings import Settings, resolve_settings
 from recovery_plugin.errors import ConfigError
 from recovery_plugin.ids import read_matchup_file
-from recovery_plugin.redact import Redactor, secret_values
+from recovery_plugin.redact import Redactor, find_secrets, url_secrets
 from recovery_plugin.report.writer import Report
 from recovery_plugin.resolve.inputs import (
     absolute,
@@ -77,6 +77,8 @@ class RunContext:
     step_env: Mapping[str, str]
     redactor: Redactor
     preflight: Mapping[str, bool]
+    unmasked_secrets: tuple[str, ...]
+    """Secret variables too short or too common to mask: where each is set, and why."""
     warnings: tuple[str, ...]
     plan: tuple[PlannedStep, ...]
     previous: Mapping[str, Any] | None = None
@@ -113,6 +115,7 @@ class RunContext:
             config_path=str(self.runbook.path) if self.runbook.path else None,
             lang=self.settings.lang,
             preflight=dict(self.preflight),
+            unmasked_secrets=list(self.unmasked_secrets),
             steps=[step.record(self.mode) for step in self.plan],
             resumed_from=str(self.previous.get("run_dir")) if self.previous else None,
         )
@@ -143,6 +146,14 @@ def resolve_run(request: RunRequest) -> RunContext:
     if request.poll_fingerprint is not None and not request.poll_fingerprint.strip():
         raise ConfigError("--poll-fingerprint is empty")
     step_env = {**request.environ, **runbook.env}
+    secrets = find_secrets(
+        {
+            "environment": request.environ,
+            "env": runbook.env,
+            **{f"steps.{name}.env": spec.env for name, spec in runbook.steps.items()},
+        },
+        runbook.secret_env,
+    )
     output_dir = absolute(settings.output_dir, request.cwd)
     if request.keeps_report:
         check_output_dir(output_dir, settings.sources["output_dir"])
@@ -171,8 +182,11 @@ def resolve_run(request: RunRequest) -> RunContext:
         run_id=run_id,
         run_dir=run_dir,
         step_env=step_env,
-        redactor=Redactor(secret_values(step_env, runbook.secret_env)),
+        redactor=Redactor([*(s.value for s in secrets), *url_secrets(settings.api_base)]),
         preflight={name: bool(step_env.get(name)) for name in runbook.required_env},
+        unmasked_secrets=tuple(
+            f"{s.where}: not masked: {s.unmaskable}" for s in secrets if s.unmaskable
+        ),
         warnings=tuple(warnings),
         plan=plan,
         previous=previous,
