@@ -873,6 +873,51 @@ METHODOLOGY = """\
   benchmark checks) and `verify` exits 1, as it should. The target compares it with the dry-run's
   peak RSS.
 
+- **1b. Start-up without cached bytecode.** The package copied fresh (no `__pycache__`) and put
+  first on `PYTHONPATH`, `PYTHONDONTWRITEBYTECODE=1` for every row (click and the standard library
+  keep their installed bytecode): what an install that leaves no bytecode for the project costs on
+  every run. A wheel installed by pip is byte-compiled at install time; an editable install is
+  compiled on first run only if its directory is writable.
+- **1c. Import audit.** The dry-run under `python -S -X importtime` with this interpreter's
+  `sys.path` (so no `.pth` file of the machine imports modules first and hides them), minus what
+  `import click` imports the same way; top-level modules, cumulative time of the first import.
+- **2w. Three servers.** The same data (a copy of the simulator's database) behind: the simulator
+  (stdlib `ThreadingHTTPServer` with `TCP_NODELAY`); the same server and handler with
+  `TCP_NODELAY` off — it writes headers and body in two `send` calls, as production servers behind
+  Nagle's algorithm do; and a minimal ASGI app with the three endpoints (the simulator's own views,
+  synchronous SQLite reads) under uvicorn with its defaults and one worker
+  (`benchmarks/servers.py`). None is tuned for the client. Per server: the urllib loop (the
+  original script: one connection per URL), a bare `http.client` keep-alive loop, a bare httpx
+  `Client` loop, the same httpx loop over `LeanTransport`, `verify --api-base <server>`, and the
+  same `verify` with its capture client on `LeanTransport` (`benchmarks/lean_verify.py` replaces
+  `http.capture.make_client` and nothing else: a diagnostic of the integration). Ratios are given
+  against the urllib loop and against the bare httpx and `http.client` loops **of the same run**.
+  Against the server without `TCP_NODELAY` the keep-alive loops without QUICKACK wait ~40 ms per
+  request, so that section runs one round fewer and no warm-up.
+- **CPU.** Whole processes: `ru_utime + ru_stime` of `getrusage(RUSAGE_CHILDREN)` in
+  `measure.py` after reaping the command (the command and everything it reaped; the servers are
+  not its children, so their CPU is never counted). In-process rows (2b): `time.process_time()`
+  of the benchmark process around the measured call.
+- **5. Failing checks.** `verify --matchup-file` with N ids the service does not know: every
+  matchup check fails (404), the two others pass; one run per N, stopped at the bound.
+
+## Where the time goes
+
+- **Nagle + delayed ACK.** A keep-alive client reading a response whose headers and body come in
+  two segments from a server without `TCP_NODELAY` waits for its own delayed ACK (~40 ms on Linux)
+  before the server sends the body: see the `http.client` and httpx loops in 2w2. A new connection
+  per request (the urllib loop) starts in quick-ACK mode and never sees it. `LeanTransport` re-arms
+  `TCP_QUICKACK` after every request is sent (the kernel drops it again by itself), which removes
+  the stall; setting it once at connect changes nothing.
+- **httpx's own cost.** Over `LeanTransport` the transport's share is small; what remains of the
+  httpx rows over the bare `http.client` loop is the client surface (request building, URL parsing
+  and quoting, headers, response model), paid per request in the capture threads.
+- **pytest per check.** The difference between `verify` and the capture phase alone (2b) is the
+  session: start-up, one item per check, reporting. With failing checks (section 5) the time per
+  10,000 checks grows with N: the failure summary, not the capture, dominates.
+- **Start-up.** Section 1c lists what a dry-run imports beyond click; `tempfile`, `hashlib`
+  (OpenSSL) and `tomllib` are not needed by it (the import sites are named in the table).
+
 ## Why `verify` of {ids:,} ids is still slower than the urllib loop
 
 The capture itself is faster than the loop (table 2b: one keep-alive client, 8 requests in
@@ -901,17 +946,25 @@ def render_doc(
     lines = [
         "# Performance",
         "",
-        "The benchmarks of issue 5, measured side by side in one run against the simulated service"
-        " on loopback. This file is written by `python benchmarks/run.py --write`: rerun it (do not"
-        " edit the numbers by hand) whenever they change.",
+        "The benchmarks of issues 5 and 12, measured side by side in one run on loopback: against the"
+        " simulated service, the same server without TCP_NODELAY, and a uvicorn ASGI server. This file"
+        " is written by `python benchmarks/run.py --write` (or `--render` of a `--save`d run): rerun it"
+        " (do not edit the numbers by hand) whenever they change.",
         "",
         "## How to run",
         "",
         "```bash norun",
-        "python benchmarks/run.py            # full run (about 3 minutes): prints the tables below",
-        "python benchmarks/run.py --quick    # smoke variant with small N (about 30 seconds)",
+        "pip install -e '.[bench]'           # uvicorn, for the ASGI server",
+        "python benchmarks/run.py            # full run (about 20 minutes on 2 cores): the tables below",
+        "python benchmarks/run.py --quick    # smoke variant with small N (about 2 minutes)",
         "python benchmarks/run.py --write    # full run, then rewrite docs/performance.md",
+        "python benchmarks/run.py --only startup,nobytecode   # some steps only (see --help)",
+        "python benchmarks/run.py --failing-100k              # also 100,000 failing checks (opt-in)",
         "```",
+        "",
+        "Failing checks run at 1,000 and 10,000 ids by default; 100,000 is opt-in"
+        " (`--failing-100k`) because it takes minutes today. Every failing-checks run is stopped at"
+        " `--failing-bound` seconds (480 by default) and then shown as stopped, not as a time.",
         "",
         "The benchmark starts the simulated service itself (a temporary data directory, a free port)"
         " and stops it at the end; it needs nothing but the installed project. It exits 0 when every"

@@ -259,39 +259,22 @@ class LeanTransport(httpx.BaseTransport):
         deadline = _Deadline(_budget(timeouts))
         body = request.read()
         connection = self._acquire(origin)
-        try:
-            response = self._exchange(connection, request, body, deadline, timeouts)
-        except _STALE_ERRORS:
-            connection.close()
-            if not (connection.reused and request.method in _IDEMPOTENT):
-                raise httpx.RemoteProtocolError(
-                    "server closed the connection without a response", request=request
-                ) from None
-            connection = self._open(origin)
-            response = self._exchange_mapped(connection, request, body, deadline, timeouts)
-        except BaseException:
-            connection.close()
-            raise
+        for attempt in (1, 2):
+            try:
+                response = self._exchange(connection, request, body, deadline, timeouts)
+                break
+            except _STALE_ERRORS as exc:
+                connection.close()
+                retry = attempt == 1 and connection.reused and request.method in _IDEMPOTENT
+                if not retry:
+                    raise httpx.RemoteProtocolError(
+                        "server closed the connection without a response", request=request
+                    ) from exc
+                connection = self._open(origin)
+            except BaseException:
+                connection.close()
+                raise
         return self._to_httpx(origin, connection, response, request)
-
-    def _exchange_mapped(
-        self,
-        connection: _Connection,
-        request: httpx.Request,
-        body: bytes,
-        deadline: _Deadline,
-        timeouts: dict[str, float | None],
-    ) -> http.client.HTTPResponse:
-        try:
-            return self._exchange(connection, request, body, deadline, timeouts)
-        except _STALE_ERRORS as exc:
-            connection.close()
-            raise httpx.RemoteProtocolError(
-                f"server closed the connection without a response ({exc!r})", request=request
-            ) from exc
-        except BaseException:
-            connection.close()
-            raise
 
     def _exchange(
         self,
