@@ -7,7 +7,7 @@ object; ``matchup_id`` equal to the requested id). It returns how many requests 
 
 Used in-process by ``run.py`` (the capture phase alone) and as a whole process::
 
-    python benchmarks/loops.py urllib|httpx|httpx-async BASE_URL IDS_JSON
+    python benchmarks/loops.py urllib|http.client|httpx|httpx-lean|httpx-async BASE_URL IDS_JSON
 
 (exit 0 when every request passed, 1 otherwise). Only the standard library is imported at the
 top, so the ``urllib`` process pays for nothing else — like the original script.
@@ -22,7 +22,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["LOOPS", "Request", "httpx_async_loop", "httpx_loop", "requests_for", "urllib_loop"]
+__all__ = [
+    "LOOPS",
+    "Request",
+    "http_client_loop",
+    "httpx_async_loop",
+    "httpx_lean_loop",
+    "httpx_loop",
+    "requests_for",
+    "urllib_loop",
+]
 
 ASYNC_IN_FLIGHT = 8
 TIMEOUT_S = 10.0
@@ -73,12 +82,39 @@ def urllib_loop(requests: Sequence[Request]) -> int:
     return passed
 
 
-def httpx_loop(requests: Sequence[Request]) -> int:
+def http_client_loop(requests: Sequence[Request]) -> int:
+    """One keep-alive ``http.client.HTTPConnection``, one request at a time (the bare floor)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    passed = 0
+    connection: http.client.HTTPConnection | None = None
+    for url, expected_id in requests:
+        parts = urlsplit(url)
+        if connection is None:
+            connection = http.client.HTTPConnection(parts.netloc, timeout=TIMEOUT_S)
+        try:
+            connection.request("GET", parts.path, headers={"Accept": "application/json"})
+            response = connection.getresponse()
+            passed += _passes(response.status, response.read(), expected_id)
+            if response.will_close:
+                connection.close()
+                connection = None
+        except (OSError, http.client.HTTPException):
+            if connection is not None:
+                connection.close()
+            connection = None
+    if connection is not None:
+        connection.close()
+    return passed
+
+
+def httpx_loop(requests: Sequence[Request], transport: Any = None) -> int:
     """One keep-alive ``httpx.Client``, one request at a time."""
     import httpx
 
     passed = 0
-    with httpx.Client(timeout=TIMEOUT_S) as client:
+    with httpx.Client(timeout=TIMEOUT_S, transport=transport) as client:
         for url, expected_id in requests:
             try:
                 response = client.get(url)
@@ -86,6 +122,13 @@ def httpx_loop(requests: Sequence[Request]) -> int:
                 continue
             passed += _passes(response.status_code, response.content, expected_id)
     return passed
+
+
+def httpx_lean_loop(requests: Sequence[Request]) -> int:
+    """``httpx_loop`` over the project's ``LeanTransport`` (``http.client`` underneath)."""
+    from recovery_plugin.http.transport import LeanTransport
+
+    return httpx_loop(requests, LeanTransport(max_body_bytes=10 * 1024 * 1024))
 
 
 def httpx_async_loop(requests: Sequence[Request]) -> int:
@@ -117,7 +160,9 @@ def httpx_async_loop(requests: Sequence[Request]) -> int:
 
 LOOPS: dict[str, Callable[[Sequence[Request]], int]] = {
     "urllib": urllib_loop,
+    "http.client": http_client_loop,
     "httpx": httpx_loop,
+    "httpx-lean": httpx_lean_loop,
     "httpx-async": httpx_async_loop,
 }
 

@@ -22,6 +22,7 @@ import copy
 import gc
 import json
 import os
+import pickle
 import platform
 import shutil
 import statistics
@@ -34,8 +35,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import loops
+import wire
 
 from recovery_plugin.sim import data, store
 from recovery_plugin.sim.harness import SimulatedService
@@ -54,6 +57,18 @@ CLEARED_ENV = frozenset(
     {"API_BASE_URL", "PYTEST_ADDOPTS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "GITHUB_STEP_SUMMARY"}
 )
 """Not passed on (nor any ``RECOVERY_*``): they would redirect or reshape the measured runs."""
+
+
+class Sample(NamedTuple):
+    """One measurement: wall seconds, peak RSS (KiB, processes only), CPU seconds (user + sys)."""
+
+    seconds: float
+    rss_kb: int | None = None
+    cpu_s: float | None = None
+    timed_out: bool = False
+
+
+Measure = Callable[[], Sample]
 
 
 class BenchError(Exception):
@@ -119,11 +134,19 @@ class Series:
     label: str
     seconds: list[float] = field(default_factory=list)
     rss_kb: list[int] = field(default_factory=list)
+    cpu_s: list[float] = field(default_factory=list)
+    timed_out: bool = False
 
-    def add(self, seconds: float, rss_kb: int | None = None) -> None:
+    def add(self, seconds: float, rss_kb: int | None = None, cpu_s: float | None = None) -> None:
         self.seconds.append(seconds)
         if rss_kb is not None:
             self.rss_kb.append(rss_kb)
+        if cpu_s is not None:
+            self.cpu_s.append(cpu_s)
+
+    @property
+    def cpu_median(self) -> float | None:
+        return statistics.median(self.cpu_s) if self.cpu_s else None
 
     @property
     def min(self) -> float:
@@ -146,6 +169,12 @@ class Section:
     rows: dict[str, Series] = field(default_factory=dict)
     kind: str = "time"
     """``time``: ratios of median wall times; ``rss``: peak RSS against the baseline's."""
+    also: tuple[str, ...] = ()
+    """Further baselines of the same run: one more ratio column each."""
+    note: str = ""
+
+    def ratio_to(self, label: str, baseline: str) -> float:
+        return self.rows[label].median / self.rows[baseline].median
 
     def series(self, label: str) -> Series:
         return self.rows.setdefault(label, Series(label))
@@ -165,6 +194,16 @@ class Verdict:
     measured: str
     limit: str
     ok: bool
+
+
+@dataclass
+class SavedRun:
+    """What the document is rendered from (``--save`` / ``--render``)."""
+
+    plan: Plan
+    sections: dict[str, Section]
+    import_audit: list[tuple[str, float, str]]
+    ids: list[str]
 
 
 # --- the bench ----------------------------------------------------------------------------
@@ -194,6 +233,11 @@ class Bench:
         self.apply_ids_file = work / "apply_ids.json"
         self.apply_config = work / "apply.toml"
         self._runs = 0
+        self.python = PYTHON
+        self.default_id = data.DEFAULT_MATCHUP_ID
+        self.progress = _progress
+        self.extra_servers: list[Any] = []
+        self.import_audit: list[tuple[str, float, str]] = []
 
     # --- setup ----------------------------------------------------------------------------
 
@@ -237,8 +281,10 @@ class Bench:
         }
         return {**inherited, **self.service.env}
 
-    def section(self, key: str, title: str, baseline: str, kind: str = "time") -> Section:
-        section = Section(key, title, baseline, kind=kind)
+    def section(
+        self, key: str, title: str, baseline: str, kind: str = "time", also: tuple[str, ...] = ()
+    ) -> Section:
+        section = Section(key, title, baseline, kind=kind, also=also)
         self.sections[key] = section
         return section
 
@@ -251,11 +297,15 @@ class Bench:
         *,
         expect: int = 0,
         env: Mapping[str, str] | None = None,
-    ) -> tuple[float, int]:
-        """Run ``argv`` under ``measure.py``; return its wall time and peak RSS (KiB)."""
+        timeout: float | None = None,
+    ) -> Sample:
+        """Run ``argv`` under ``measure.py``: wall time, peak RSS (KiB), CPU seconds of its tree.
+
+        With ``timeout``, a run killed at the bound is returned with ``timed_out`` set."""
         self._runs += 1
         log = self.logs / f"{self._runs:03d}-{name}.log"
-        wrapper = [PYTHON, str(MEASURE), str(log), "--", *argv]
+        bound = ["--timeout", str(timeout)] if timeout is not None else []
+        wrapper = [PYTHON, str(MEASURE), *bound, str(log), "--", *argv]
         proc = subprocess.run(
             wrapper,
             cwd=self.work,
@@ -268,18 +318,26 @@ class Bench:
         if proc.returncode != 0:
             raise BenchError(f"{name}: the measuring wrapper failed:\n{proc.stderr.strip()}")
         result = json.loads(proc.stdout.strip().splitlines()[-1])
+        sample = Sample(
+            float(result["seconds"]),
+            int(result["maxrss_kb"]),
+            float(result["cpu_s"]),
+            bool(result["timed_out"]),
+        )
+        if sample.timed_out:
+            return sample
         if result["returncode"] != expect:
             tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
             raise BenchError(
                 f"{name}: exit code {result['returncode']}, expected {expect}\n"
                 f"$ {' '.join(argv)}\n{tail}"
             )
-        return float(result["seconds"]), int(result["maxrss_kb"])
+        return sample
 
     def rounds(
         self,
         section: Section,
-        contenders: Sequence[tuple[str, Callable[[], tuple[float, int | None]]]],
+        contenders: Sequence[tuple[str, Measure]],
         runs: int,
         *,
         warmup: bool,
@@ -293,9 +351,10 @@ class Bench:
         for number in range(runs):
             shift = number % len(contenders)
             for label, measure in [*contenders[shift:], *contenders[:shift]]:
-                seconds, rss = measure()
-                section.rows[label].add(seconds, rss)
+                seconds, rss, cpu, _ = measure()
+                section.rows[label].add(seconds, rss, cpu)
                 extra = f", {rss / 1024:.0f} MB" if rss is not None else ""
+                extra += f", cpu {cpu:.2f} s" if cpu is not None else ""
                 _progress(f"  [{section.key}] {label}: {seconds:.3f} s{extra}")
 
     # --- 1. start-up ------------------------------------------------------------------------
@@ -338,7 +397,7 @@ class Bench:
         ids = str(self.ids_file)
         out = str(self.work / "out-verify")
         no_autoload = {**self.env, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-        contenders: list[tuple[str, Callable[[], tuple[float, int | None]]]] = [
+        contenders: list[tuple[str, Measure]] = [
             (
                 "urllib loop",
                 lambda: self.process("urllib", [PYTHON, str(LOOPS), "urllib", base, ids]),
@@ -377,27 +436,31 @@ class Bench:
             captures = capture_all(base, chosen, CaptureSpec(), redactor=Redactor())
             return len(captures)
 
-        def timed(run: Callable[[], int], expected: int) -> tuple[float, int | None]:
+        def timed(run: Callable[[], int], expected: int) -> Sample:
             gc.collect()
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             done = run()
             seconds = time.perf_counter() - start
             if done != expected:
                 raise BenchError(f"capture phase: {done} of {expected} requests passed")
-            return seconds, None
+            return Sample(seconds, None, time.process_time() - cpu)
 
-        def checked_capture_all() -> tuple[float, int | None]:
+        def checked_capture_all(lean: bool = False) -> Sample:
             gc.collect()
-            start = time.perf_counter()
-            captures = capture_all(base, targets, CaptureSpec(), redactor=Redactor())
+            start, cpu = time.perf_counter(), time.process_time()
+            client = wire.lean_client(CaptureSpec()) if lean else None
+            captures = capture_all(base, targets, CaptureSpec(), redactor=Redactor(), client=client)
+            if client is not None:
+                client.close()
             seconds = time.perf_counter() - start
+            cpu_s = time.process_time() - cpu
             failing = [key for key, c in captures.items() if evaluate(specs[c.name], c)]
             if failing or len(captures) != len(targets):
                 raise BenchError(f"capture_all: {len(failing)} failing checks, e.g. {failing[:3]}")
-            return seconds, None
+            return Sample(seconds, None, cpu_s)
 
         total = len(requests)
-        contenders: list[tuple[str, Callable[[], tuple[float, int | None]]]] = [
+        contenders: list[tuple[str, Measure]] = [
             ("urllib loop", lambda: timed(lambda: loops.urllib_loop(requests), total)),
             ("httpx Client loop", lambda: timed(lambda: loops.httpx_loop(requests), total)),
             (
@@ -407,6 +470,10 @@ class Bench:
             (
                 "capture_all (CaptureSpec() defaults: 8 threads, one Client)",
                 checked_capture_all,
+            ),
+            (
+                "capture_all, same client on LeanTransport",
+                lambda: checked_capture_all(lean=True),
             ),
         ]
         # Warm-up on a few requests: imports and first connections are not the capture phase.
@@ -430,14 +497,14 @@ class Bench:
         )  # fmt: skip
         out = str(self.work / "out-apply")
 
-        def run_apply(jobs: int) -> tuple[float, int]:
+        def run_apply(jobs: int) -> Sample:
             report = self.work / f"apply-report-{self._runs + 1:03d}.json"
             argv = [*LAUNCHER, "run", "--mode", "apply", "--config", str(self.apply_config)]
             argv += ["--matchup-file", str(self.apply_ids_file), "--skip-ingest"]
             argv += ["--jobs", str(jobs), "--output-dir", out, "--report", str(report)]
-            seconds, rss = self.process(f"apply-jobs{jobs}", argv)
+            sample = self.process(f"apply-jobs{jobs}", argv)
             phase.series(f"--jobs {jobs}").add(_reprocess_phase(report, n))
-            return seconds, rss
+            return sample
 
         section.series("--jobs 1")
         phase.series("--jobs 1")
@@ -447,8 +514,9 @@ class Bench:
             plan.apply_jobs8_runs - plan.apply_jobs1_runs
         )
         for jobs in schedule:
-            seconds, rss = run_apply(jobs)
-            section.series(f"--jobs {jobs}").add(seconds, rss)
+            seconds, rss, cpu, _ = run_apply(jobs)
+            assert rss is not None
+            section.series(f"--jobs {jobs}").add(seconds, rss, cpu)
             _progress(f"  [{section.key}] --jobs {jobs}: {seconds:.3f} s, {rss / 1024:.0f} MB")
 
     # --- 4. peak RSS ----------------------------------------------------------------------------
@@ -462,7 +530,7 @@ class Bench:
         out = str(self.work / "out-huge")
         report = self.work / "huge-report.json"
 
-        def run_huge() -> tuple[float, int | None]:
+        def run_huge() -> Sample:
             argv = [*self.verify_argv(out, data.DEFAULT_MATCHUP_ID), "--report", str(report)]
             # The body is over the capture cap (10 MiB): the summary check fails, verify exits 1.
             measured = self.process("verify-huge", argv, expect=1)
@@ -491,51 +559,103 @@ class Bench:
     # --- verdicts -------------------------------------------------------------------------------
 
     def verdicts(self) -> list[Verdict]:
+        """Issue 12's targets, for the sections that ran."""
         s = self.sections
         n = len(self.ids)
-        startup = s["1"].ratio("recovery-bundle run --mode dry-run")
-        verify = s["2a"]
-        verify_ratio = verify.ratio("recovery-bundle verify")
-        apply_ratio = s["3a"].ratio("--jobs 8")
-        rss = s["4"]
-        verify_rss = rss.rows[f"recovery-bundle verify, {n:,} ids"].peak_mb
-        huge_label = next(label for label in rss.rows if "summary body" in label)
-        huge_delta = rss.rss_delta_mb(huge_label)
-        assert verify_rss is not None
-        verify_s = verify.rows["recovery-bundle verify"].median
-        urllib_s = verify.rows["urllib loop"].median
-        return [
-            Verdict(
-                'start-up: `run --mode dry-run` <= 2x `python -c "import click"`',
-                f"{startup:.2f}x",
-                "<= 2x",
-                startup <= 2.0,
-            ),
-            Verdict(
-                f"`verify` of {n:,} ids faster than the sequential urllib loop",
-                f"{verify_ratio:.2f}x ({verify_s:.2f} s vs {urllib_s:.2f} s)",
-                "< 1x",
-                verify_ratio < 1.0,
-            ),
-            Verdict(
-                f"`run --mode apply`, {self.plan.apply_ids} ids: `--jobs 8` <= 0.2x `--jobs 1`",
-                f"{apply_ratio:.2f}x",
-                "<= 0.2x",
-                apply_ratio <= 0.2,
-            ),
-            Verdict(
-                f"peak RSS of `verify` with {n:,} ids <= 150 MB",
-                f"{verify_rss:.0f} MB",
-                "<= 150 MB",
-                verify_rss <= 150,
-            ),
-            Verdict(
-                f"peak RSS with a {self.plan.huge_mb} MB response body < dry-run + 100 MB",
-                f"+{huge_delta:.0f} MB",
-                "< +100 MB",
-                huge_delta < 100,
-            ),
-        ]
+        verdicts: list[Verdict] = []
+        for key, variant in (("1", "cached bytecode"), ("1b", "no cached bytecode")):
+            if key not in s:
+                continue
+            for label in ("recovery-bundle run --mode dry-run", "recovery-bundle --help"):
+                ratio = s[key].ratio(label)
+                verdicts.append(
+                    Verdict(
+                        f'start-up, {variant}: `{label[16:]}` <= 1.5x `python -c "import click"`',
+                        f"{ratio:.2f}x",
+                        "<= 1.5x",
+                        ratio <= 1.5,
+                    )
+                )
+        limits = {"TCP_NODELAY": 0.7, "no TCP_NODELAY": 0.8, "uvicorn": 0.7}
+        for section in s.values():
+            if not section.key.startswith("2w"):
+                continue
+            server = section.title.split(", ", 2)[2].split(" (whole")[0]
+            limit = limits[
+                "no TCP_NODELAY"
+                if "no TCP" in server
+                else "uvicorn"
+                if "uvicorn" in server
+                else "TCP_NODELAY"
+            ]
+            for label in (
+                "recovery-bundle verify",
+                "verify, capture on LeanTransport (diagnostic)",
+            ):
+                row, loop = section.rows[label], section.rows["urllib loop"]
+                ratio = section.ratio(label)
+                verdicts.append(
+                    Verdict(
+                        f"`{label}` of {n:,} ids, {server}: wall vs the urllib loop",
+                        f"{ratio:.2f}x ({row.median:.2f} s vs {loop.median:.2f} s)",
+                        f"<= {limit}x",
+                        ratio <= limit,
+                    )
+                )
+                cpu, loop_cpu = row.cpu_median or 0.0, loop.cpu_median or 1.0
+                verdicts.append(
+                    Verdict(
+                        f"`{label}`, {server}: harness CPU vs the urllib loop's",
+                        f"{cpu / loop_cpu:.2f}x ({cpu:.2f} s vs {loop_cpu:.2f} s)",
+                        "<= 1.5x",
+                        cpu / loop_cpu <= 1.5,
+                    )
+                )
+        if "2a" in s:
+            peak = s["2a"].rows["recovery-bundle verify"].peak_mb or 0.0
+            verdicts.append(
+                Verdict(
+                    f"peak RSS of `verify` with {n:,} ids",
+                    f"{peak:.0f} MB",
+                    "<= 100 MB",
+                    peak <= 100,
+                )
+            )
+        if "3a" in s:
+            apply_ratio = s["3a"].ratio("--jobs 8")
+            verdicts.append(
+                Verdict(
+                    f"`run --mode apply`, {self.plan.apply_ids} ids: `--jobs 8` vs `--jobs 1`",
+                    f"{apply_ratio:.2f}x",
+                    "<= 0.2x",
+                    apply_ratio <= 0.2,
+                )
+            )
+        if "4" in s:
+            rss = s["4"]
+            huge_label = next(label for label in rss.rows if "summary body" in label)
+            huge_delta = rss.rss_delta_mb(huge_label)
+            verdicts.append(
+                Verdict(
+                    f"peak RSS with a {self.plan.huge_mb} MB response body vs dry-run",
+                    f"+{huge_delta:.0f} MB",
+                    "< +100 MB",
+                    huge_delta < 100,
+                )
+            )
+        if "5" in s:
+            for label, series in s["5"].rows.items():
+                peak = series.peak_mb or 0.0
+                done = "stopped at the bound" if series.timed_out else f"{series.median:.0f} s"
+                verdicts.append(
+                    Verdict(
+                        f"`verify`, {label} failing: completes, peak RSS",
+                        f"{done}, {peak:.0f} MB",
+                        "completes, < 500 MB",
+                        not series.timed_out and peak < 500,
+                    )
+                )
+        return verdicts
 
 
 def _iso(value: str) -> datetime:
@@ -635,21 +755,40 @@ def render_section(section: Section) -> list[str]:
             )
         header = ["process", "runs", "peak RSS (max of runs)", "vs baseline", "ratio"]
         return lines + _table(header, rows)
+    if section.key == "5":
+        return lines + _failing_table(section)
     rows = []
     for label, series in section.rows.items():
-        peak = series.peak_mb
+        peak, cpu = series.peak_mb, series.cpu_median
         rows.append(
             [
                 label + (" (baseline)" if label == section.baseline else ""),
                 str(len(series.seconds)),
                 f"{series.min:.3f} s",
                 f"{series.median:.3f} s",
+                f"{cpu:.2f} s" if cpu is not None else "-",
                 f"{section.ratio(label):.2f}x",
+                *(f"{section.ratio_to(label, other):.2f}x" for other in section.also),
                 f"{peak:.0f} MB" if peak is not None else "-",
             ]
         )
-    header = ["contender", "runs", "min", "median", "ratio (median)", "peak RSS"]
+    header = ["contender", "runs", "min", "median", "CPU (median)", "ratio (median)"]
+    header += [f"vs {other}" for other in section.also] + ["peak RSS"]
     return lines + _table(header, rows)
+
+
+def _failing_table(section: Section) -> list[str]:
+    rows = []
+    for label, series in section.rows.items():
+        checks = int(label.split()[0].replace(",", "")) + 2
+        seconds, cpu = series.median, series.cpu_median or 0.0
+        shown = f"> {seconds:.0f} s (stopped)" if series.timed_out else f"{seconds:.1f} s"
+        per_10k = "-" if series.timed_out else f"{seconds / checks * 10_000:.1f} s"
+        rows.append(
+            [label, f"{checks:,}", shown, f"{cpu:.1f} s", per_10k, f"{series.peak_mb or 0:.0f} MB"]
+        )
+    header = ["ids", "checks", "wall", "CPU", "wall per 10k checks", "peak RSS"]
+    return [f"_{section.note}_", "", *_table(header, rows)]
 
 
 def render_verdicts(verdicts: Sequence[Verdict]) -> list[str]:
@@ -657,10 +796,21 @@ def render_verdicts(verdicts: Sequence[Verdict]) -> list[str]:
     return _table(["target", "measured", "limit", "result"], rows)
 
 
-def render_results(bench: Bench) -> list[str]:
+def render_results(bench: Bench | SavedRun) -> list[str]:
     lines: list[str] = []
     for section in bench.sections.values():
         lines += [*render_section(section), ""]
+    if bench.import_audit:
+        lines += [
+            "**1c. modules a dry-run imports that `import click` does not** (`python -S -X importtime`,"
+            " cumulative, top 15)",
+            "",
+        ]
+        rows = [[f"`{name}`", f"{ms:.1f} ms", note] for name, ms, note in bench.import_audit]
+        lines += [
+            *_table(["module", "import time", "not needed by a dry-run: where"], rows, right=1),
+            "",
+        ]
     return lines
 
 
@@ -723,6 +873,51 @@ METHODOLOGY = """\
   benchmark checks) and `verify` exits 1, as it should. The target compares it with the dry-run's
   peak RSS.
 
+- **1b. Start-up without cached bytecode.** The package copied fresh (no `__pycache__`) and put
+  first on `PYTHONPATH`, `PYTHONDONTWRITEBYTECODE=1` for every row (click and the standard library
+  keep their installed bytecode): what an install that leaves no bytecode for the project costs on
+  every run. A wheel installed by pip is byte-compiled at install time; an editable install is
+  compiled on first run only if its directory is writable.
+- **1c. Import audit.** The dry-run under `python -S -X importtime` with this interpreter's
+  `sys.path` (so no `.pth` file of the machine imports modules first and hides them), minus what
+  `import click` imports the same way; top-level modules, cumulative time of the first import.
+- **2w. Three servers.** The same data (a copy of the simulator's database) behind: the simulator
+  (stdlib `ThreadingHTTPServer` with `TCP_NODELAY`); the same server and handler with
+  `TCP_NODELAY` off — it writes headers and body in two `send` calls, as production servers behind
+  Nagle's algorithm do; and a minimal ASGI app with the three endpoints (the simulator's own views,
+  synchronous SQLite reads) under uvicorn with its defaults and one worker
+  (`benchmarks/servers.py`). None is tuned for the client. Per server: the urllib loop (the
+  original script: one connection per URL), a bare `http.client` keep-alive loop, a bare httpx
+  `Client` loop, the same httpx loop over `LeanTransport`, `verify --api-base <server>`, and the
+  same `verify` with its capture client on `LeanTransport` (`benchmarks/lean_verify.py` replaces
+  `http.capture.make_client` and nothing else: a diagnostic of the integration). Ratios are given
+  against the urllib loop and against the bare httpx and `http.client` loops **of the same run**.
+  Against the server without `TCP_NODELAY` the keep-alive loops without QUICKACK wait ~40 ms per
+  request, so that section runs one round fewer and no warm-up.
+- **CPU.** Whole processes: `ru_utime + ru_stime` of `getrusage(RUSAGE_CHILDREN)` in
+  `measure.py` after reaping the command (the command and everything it reaped; the servers are
+  not its children, so their CPU is never counted). In-process rows (2b): `time.process_time()`
+  of the benchmark process around the measured call.
+- **5. Failing checks.** `verify --matchup-file` with N ids the service does not know: every
+  matchup check fails (404), the two others pass; one run per N, stopped at the bound.
+
+## Where the time goes
+
+- **Nagle + delayed ACK.** A keep-alive client reading a response whose headers and body come in
+  two segments from a server without `TCP_NODELAY` waits for its own delayed ACK (~40 ms on Linux)
+  before the server sends the body: see the `http.client` and httpx loops in 2w2. A new connection
+  per request (the urllib loop) starts in quick-ACK mode and never sees it. `LeanTransport` re-arms
+  `TCP_QUICKACK` after every request is sent (the kernel drops it again by itself), which removes
+  the stall; setting it once at connect changes nothing.
+- **httpx's own cost.** Over `LeanTransport` the transport's share is small; what remains of the
+  httpx rows over the bare `http.client` loop is the client surface (request building, URL parsing
+  and quoting, headers, response model), paid per request in the capture threads.
+- **pytest per check.** The difference between `verify` and the capture phase alone (2b) is the
+  session: start-up, one item per check, reporting. With failing checks (section 5) the time per
+  10,000 checks grows with N: the failure summary, not the capture, dominates.
+- **Start-up.** Section 1c lists what a dry-run imports beyond click; `tempfile`, `hashlib`
+  (OpenSSL) and `tomllib` are not needed by it (the import sites are named in the table).
+
 ## Why `verify` of {ids:,} ids is still slower than the urllib loop
 
 The capture itself is faster than the loop (table 2b: one keep-alive client, 8 requests in
@@ -742,24 +937,34 @@ items than checks (one item per endpoint, per-id outcomes only in the report), w
 """
 
 
-def render_doc(bench: Bench, info: Mapping[str, str], verdicts: Sequence[Verdict]) -> str:
+def render_doc(
+    bench: Bench | SavedRun, info: Mapping[str, str], verdicts: Sequence[Verdict]
+) -> str:
     plan = bench.plan
     apply_ids = plan.apply_ids
     ideal = -(-apply_ids // 8) / apply_ids
     lines = [
         "# Performance",
         "",
-        "The benchmarks of issue 5, measured side by side in one run against the simulated service"
-        " on loopback. This file is written by `python benchmarks/run.py --write`: rerun it (do not"
-        " edit the numbers by hand) whenever they change.",
+        "The benchmarks of issues 5 and 12, measured side by side in one run on loopback: against the"
+        " simulated service, the same server without TCP_NODELAY, and a uvicorn ASGI server. This file"
+        " is written by `python benchmarks/run.py --write` (or `--render` of a `--save`d run): rerun it"
+        " (do not edit the numbers by hand) whenever they change.",
         "",
         "## How to run",
         "",
         "```bash norun",
-        "python benchmarks/run.py            # full run (about 3 minutes): prints the tables below",
-        "python benchmarks/run.py --quick    # smoke variant with small N (about 30 seconds)",
+        "pip install -e '.[bench]'           # uvicorn, for the ASGI server",
+        "python benchmarks/run.py            # full run (about 20 minutes on 2 cores): the tables below",
+        "python benchmarks/run.py --quick    # smoke variant with small N (about 2 minutes)",
         "python benchmarks/run.py --write    # full run, then rewrite docs/performance.md",
+        "python benchmarks/run.py --only startup,nobytecode   # some steps only (see --help)",
+        "python benchmarks/run.py --failing-100k              # also 100,000 failing checks (opt-in)",
         "```",
+        "",
+        "Failing checks run at 1,000 and 10,000 ids by default; 100,000 is opt-in"
+        " (`--failing-100k`) because it takes minutes today. Every failing-checks run is stopped at"
+        " `--failing-bound` seconds (480 by default) and then shown as stopped, not as a time.",
         "",
         "The benchmark starts the simulated service itself (a temporary data directory, a free port)"
         " and stops it at the end; it needs nothing but the installed project. It exits 0 when every"
@@ -806,7 +1011,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--keep", action="store_true", help="keep the work directory (logs, reports)"
     )
+    parser.add_argument(
+        "--save", type=Path, default=None, help="also save the results (pickle) to this file"
+    )
+    parser.add_argument(
+        "--render",
+        type=Path,
+        default=None,
+        help=f"measure nothing: rewrite {DOC_PATH.relative_to(ROOT)} from a file written by --save",
+    )
+    parser.add_argument(
+        "--failing-100k",
+        action="store_true",
+        help="also verify 100,000 failing checks (opt-in: minutes; stopped at --failing-bound)",
+    )
+    parser.add_argument(
+        "--failing-bound",
+        type=float,
+        default=480.0,
+        help="seconds after which a failing-checks run is stopped (default 480)",
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated steps to run: startup,nobytecode,verify,wire,capture,apply,rss,failing",
+    )
     args = parser.parse_args(argv)
+    if args.render is not None:
+        saved = pickle.loads(args.render.read_bytes())
+        DOC_PATH.write_text(render_doc(saved["bench"], saved["info"], saved["verdicts"]), "utf-8")
+        _progress(f"wrote {DOC_PATH} from {args.render}")
+        return 0
     plan = QUICK if args.quick else FULL
     work = Path(tempfile.mkdtemp(prefix="recovery-bench-"))
     started = time.monotonic()
@@ -817,20 +1052,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         _progress(f"{plan.name} benchmark; work directory {work}")
         bench.start_service()
         _progress(f"simulated service on {bench.service.base_url} with {len(bench.ids):,} ids")
-        steps: list[tuple[str, Callable[[], None]]] = [
-            ("1. start-up", bench.startup),
-            ("2a. verify, whole process", bench.verify_whole),
-            ("2b. capture phase", bench.capture_phase),
-            ("3. apply --jobs", bench.apply),
-            ("4. peak RSS", bench.rss),
+        sizes = [plan.verify_ids, 10 * plan.verify_ids]
+        if args.failing_100k:
+            sizes.append(100 * plan.verify_ids)
+        steps: list[tuple[str, str, Callable[[], None]]] = [
+            ("startup", "1. start-up", bench.startup),
+            (
+                "nobytecode",
+                "1b. start-up without bytecode",
+                lambda: wire.startup_no_bytecode(bench),
+            ),
+            ("verify", "2a. verify, whole process", bench.verify_whole),
+            ("capture", "2b. capture phase", bench.capture_phase),
+            (
+                "wire",
+                "2w. verify and the loops on three servers",
+                lambda: wire.wire_sections(bench),
+            ),
+            ("apply", "3. apply --jobs", bench.apply),
+            ("rss", "4. peak RSS", bench.rss),
+            (
+                "failing",
+                "5. failing checks",
+                lambda: wire.failing_section(bench, sizes, args.failing_bound),
+            ),
         ]
-        for title, step in steps:
+        only = {name for name in args.only.split(",") if name}
+        if "rss" in only:
+            only |= {"startup", "verify"}
+        steps = [(name, title, step) for name, title, step in steps if not only or name in only]
+        for _, title, step in steps:
             _progress(f"{title} ({time.monotonic() - started:.0f} s so far)")
             step()
     except (BenchError, RuntimeError, subprocess.TimeoutExpired) as exc:
         _progress(f"benchmark failed: {exc}")
         failed = True
     finally:
+        for server in bench.extra_servers:
+            server.stop()
         bench.service.stop()
     elapsed = time.monotonic() - started
     load_after = os.getloadavg()
@@ -851,6 +1110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     out += render_results(bench)
     out += ["Targets:", "", *render_verdicts(verdicts)]
     print("\n".join(out))
+    if args.save is not None:
+        saved = SavedRun(plan, bench.sections, bench.import_audit, bench.ids)
+        payload = {"bench": saved, "info": info, "verdicts": verdicts}
+        args.save.write_bytes(pickle.dumps(payload))
+        _progress(f"results saved to {args.save}")
     if args.write:
         DOC_PATH.write_text(render_doc(bench, info, verdicts), encoding="utf-8")
         _progress(f"wrote {DOC_PATH}")
