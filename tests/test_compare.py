@@ -313,19 +313,9 @@ def test_steps_and_checks_present_in_one_run_only_changed_outcome(tmp_path: Path
     assert "ingest  1.00s -> 3.50s (+2.50s)" in text
 
 
-# --- the CLI command (runs once the integrator has added ``compare`` to recovery_plugin/cli.py) -
+# --- the CLI command ---------------------------------------------------------------------
 
 
-def _compare_is_wired() -> bool:
-    from recovery_plugin.cli import cli
-
-    return "compare" in getattr(cli, "commands", {})
-
-
-needs_cli = pytest.mark.skipif(not _compare_is_wired(), reason="compare not yet wired into the CLI")
-
-
-@needs_cli
 def test_the_compare_command_prints_text_markdown_and_json(
     two_runs: TwoRuns, run_bundle: RunBundle
 ) -> None:
@@ -342,7 +332,6 @@ def test_the_compare_command_prints_text_markdown_and_json(
     assert json.loads(as_json.stdout)["checks"][0]["nodeid"] == "recovery::summary"
 
 
-@needs_cli
 def test_the_compare_command_on_a_missing_run_exits_2_with_one_line(
     tmp_path: Path, run_bundle: RunBundle
 ) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from recovery_plugin.http.capture import Target, fetch
+from recovery_plugin.http.fetch import Target, fetch
 from recovery_plugin.http.transport import LeanTransport
 from recovery_plugin.redact import Redactor
 

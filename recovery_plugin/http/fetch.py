@@ -84,12 +84,17 @@ class Capture:
 
 
 def make_client(spec: CaptureSpec, *, timeout: float | None = None) -> httpx.Client:
-    limit = max(1, spec.concurrency)
+    """An httpx client over our lean keep-alive transport: one whole-request deadline per
+    request (a dripping server cannot hold it), the body capped, no Nagle stall."""
+    from recovery_plugin.http.transport import LeanTransport
+
     return httpx.Client(
         timeout=httpx.Timeout(timeout if timeout is not None else spec.timeout),
         follow_redirects=True,
         max_redirects=spec.max_redirects,
-        limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+        transport=LeanTransport(
+            max_body_bytes=spec.max_body_bytes, max_idle_per_origin=max(1, spec.concurrency)
+        ),
         headers={"Accept": "application/json", "User-Agent": "recovery-bundle"},
     )
 

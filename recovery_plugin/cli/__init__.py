@@ -1,0 +1,59 @@
+"""``recovery-bundle``: the operator's launcher (click).
+
+Start-up stays light: pytest, httpx, tenacity and the simulated server are imported only by the
+commands that use them (a test guards this), so ``--help`` and ``run --mode dry-run`` are fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+import click
+
+from recovery_plugin import __version__
+from recovery_plugin.cli.run_commands import run, verify
+from recovery_plugin.cli.sim_commands import demo, sim
+from recovery_plugin.cli.view_commands import compare, history, show
+from recovery_plugin.errors import ExitCode, RecoveryError
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="recovery-bundle")
+def cli() -> None:
+    """Ops recovery runbook harness: re-run ingest, reprocess matchups, verify the service.
+
+    Dry-run first (the default), then apply. Every run leaves one report:
+    <output-dir>/<run_id>/recovery_bundle_report.json.
+    """
+
+
+for _command in (run, verify, demo, show, compare, history, sim):
+    cli.add_command(_command)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: user errors are one line, never a traceback."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="recovery-bundle")
+    except (
+        RecoveryError
+    ) as exc:  # raised outside a command (should not happen, but never a traceback)
+        click.echo(f"recovery-bundle: error: {exc.message}", err=True)
+        sys.exit(int(exc.exit_code))
+    except Exception as exc:  # a bug: say so in one line; RECOVERY_DEBUG=1 shows the traceback
+        if os.environ.get("RECOVERY_DEBUG"):
+            raise
+        click.echo(
+            f"recovery-bundle: internal error: {type(exc).__name__}: {exc}"
+            " (set RECOVERY_DEBUG=1 for the traceback)",
+            err=True,
+        )
+        sys.exit(int(ExitCode.FAILED))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,128 @@
+"""``run`` and ``verify``: flags to a run request, the run, its outcome to an exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from recovery_plugin.cli.common import (
+    EXIT_CODES_HELP,
+    common_options,
+    fail,
+    matchup_options,
+    setting_options,
+)
+from recovery_plugin.config.options import OPTIONS
+from recovery_plugin.errors import RecoveryError
+
+__all__ = ["finish", "run", "verify"]
+
+
+@click.command(epilog=EXIT_CODES_HELP)
+@click.option(
+    "--mode",
+    type=click.Choice(["dry-run", "apply"]),
+    help="dry-run (the default) plans every step and executes nothing; apply runs them. With --resume: apply.",
+)
+@matchup_options
+@click.option(
+    "--poll-fingerprint", metavar="FP", help="Poll fingerprint passed to the reprocess step."
+)
+@setting_options("input", "jobs")
+@click.option(
+    "--continue-on-error", is_flag=True, help="Run later mutating steps even after one failed."
+)
+@click.option("--skip-ingest", is_flag=True, help="Do not run the ingest step.")
+@click.option("--skip-reprocess", is_flag=True, help="Do not run the reprocess steps.")
+@click.option("--skip-capture", is_flag=True, help="Do not capture and verify the endpoints.")
+@click.option(
+    "--resume",
+    "resume_from",
+    type=click.Path(path_type=Path),
+    metavar="RUN_DIR",
+    help="Re-run only what failed, timed out, was skipped or interrupted in RUN_DIR (same config and ids); verify all.",
+)
+@common_options
+def run(**options: Any) -> None:
+    """Run the recovery bundle: ingest, reprocess each matchup, then capture and verify."""
+    mode = options["mode"] or ("apply" if options.get("resume_from") else "dry-run")
+    _launch(mode, options)
+
+
+@click.command(epilog=EXIT_CODES_HELP)
+@matchup_options
+@click.option(
+    "--junit-xml",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write JUnit XML of the checks here.",
+)
+@common_options
+def verify(**options: Any) -> None:
+    """Capture and verify the endpoints only (no step runs, nothing changes): the CI gate.
+
+    Exit 0 when every check passes, 1 when the service is not healthy.
+    """
+    _launch("verify", options)
+
+
+def _launch(mode: str, options: dict[str, Any]) -> None:
+    from recovery_plugin.run.pipeline import RunRequest, execute, prepare
+
+    flags = {option.name: options.get(option.name) for option in OPTIONS}
+    request = RunRequest(
+        mode=mode,  # type: ignore[arg-type]
+        matchup_ids=tuple(options.get("matchup_ids") or ()),
+        matchup_file=options.get("matchup_file"),
+        resume_from=options.get("resume_from"),
+        config_path=options.get("config_path"),
+        flags=flags,
+        poll_fingerprint=options.get("poll_fingerprint"),
+        report_copy=options.get("report_copy"),
+        continue_on_error=bool(options.get("continue_on_error")),
+        skip_ingest=bool(options.get("skip_ingest")),
+        skip_reprocess=bool(options.get("skip_reprocess")),
+        skip_capture=bool(options.get("skip_capture")),
+        junit_xml=options.get("junit_xml"),
+        environ=dict(os.environ),
+    )
+    as_json = bool(options.get("as_json"))
+    from recovery_plugin.render.progress import Progress
+
+    try:
+        with Progress(sys.stderr if as_json else sys.stdout) as progress:
+            outcome = execute(prepare(request), progress.line, progress)
+    except RecoveryError as exc:
+        fail(exc)
+    finish(outcome, as_json)
+
+
+def finish(outcome: Any, as_json: bool) -> NoReturn:
+    from recovery_plugin.render.summary import render_summary
+
+    for line in render_summary(outcome.report, str(outcome.report_path)):
+        click.echo(line, err=as_json)
+    if as_json:
+        click.echo(json.dumps(outcome.report, ensure_ascii=False, indent=2))
+    _write_step_summary(outcome.report)
+    sys.exit(outcome.exit_code)
+
+
+def _write_step_summary(report: dict[str, Any]) -> None:
+    """Append a Markdown summary for GitHub Actions when ``GITHUB_STEP_SUMMARY`` is set."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    from recovery_plugin.render.markdown import render_markdown
+
+    try:
+        with Path(target).open("a", encoding="utf-8") as handle:
+            handle.write(render_markdown(report) + "\n")
+    except OSError as exc:
+        click.echo(
+            f"warning: cannot append to GITHUB_STEP_SUMMARY {target}: {exc.strerror}", err=True
+        )
