@@ -71,7 +71,9 @@ def _describe(error: Any) -> str:
             return _cut(f"{error.json_path}: {_short(error.instance)} is not of type {names}")
         from jsonschema.exceptions import best_match
 
-        error = best_match(error.context)
+        # "is not of type 'null'" says nothing about a present value: explain the real branch.
+        informative = [e for e in error.context if e.validator_value != "null" or e.path]
+        error = best_match(informative or error.context)
     return _cut(f"{error.json_path}: {error.message}")
 
 
