@@ -1,0 +1,234 @@
+"""The service's OpenAPI document: loading it, matching a request path, and the declared schema.
+
+OpenAPI 3.1 schemas are JSON Schema 2020-12; 3.0 schemas are read as draft 4 with
+``nullable: true`` turned into a ``null`` alternative. ``$ref``s resolve within the document.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+__all__ = ["MAX_DOCUMENT_BYTES", "OpenAPIDocument", "OpenAPILoad", "load_openapi"]
+
+MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+_DOC_URI = "urn:recovery-bundle:openapi"
+
+
+class OpenAPIDocument:
+    """A parsed OpenAPI 3.0/3.1 document: finds and applies the schema declared for a response."""
+
+    def __init__(self, document: Mapping[str, Any], source: str, sha256: str) -> None:
+        version = str(document.get("openapi", ""))
+        if not re.match(r"^3\.[01]\.", version) or not isinstance(document.get("paths"), dict):
+            raise ValueError(f"not an OpenAPI 3.0/3.1 document (openapi: {version or 'missing'})")
+        self.version = version
+        self.source = source
+        self.sha256 = sha256
+        self.is_30 = version.startswith("3.0.")
+        self.document: dict[str, Any] = (
+            _nullable_to_null(copy.deepcopy(dict(document))) if self.is_30 else dict(document)
+        )
+        self._validators: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        prefixes = [
+            urlsplit(str(s.get("url", ""))).path.rstrip("/")
+            for s in document.get("servers", [])
+            if isinstance(s, dict)
+        ]
+        self._prefixes = [p for p in prefixes if p]
+
+    def _resolve(self, node: Any) -> Any:
+        seen = 0
+        while (
+            isinstance(node, dict)
+            and isinstance(node.get("$ref"), str)
+            and node["$ref"].startswith("#/")
+        ):
+            node = _pointer(self.document, node["$ref"][1:])
+            seen += 1
+            if seen > 20:
+                raise ValueError("$ref cycle")
+        return node
+
+    def find_path(self, path: str) -> str | None:
+        """The ``paths`` key that serves the concrete ``path`` (literal segments win)."""
+        path = path.split("?", 1)[0]
+        candidates = [path] + [path[len(p) :] for p in self._prefixes if path.startswith(p + "/")]
+        best: tuple[int, str] | None = None
+        for concrete in candidates:
+            segments = concrete.split("/")
+            for template in self.document["paths"]:
+                parts = str(template).split("/")
+                if len(parts) != len(segments):
+                    continue
+                literal = 0
+                for part, segment in zip(parts, segments, strict=True):
+                    if "{" not in part:
+                        if part != unquote(segment):
+                            break
+                        literal += 1
+                    elif not re.fullmatch(
+                        re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(part)), segment
+                    ):
+                        break
+                else:
+                    if best is None or literal > best[0]:
+                        best = (literal, str(template))
+        return best[1] if best else None
+
+    def response_pointer(
+        self, path: str, status: int, method: str = "get"
+    ) -> tuple[str | None, str]:
+        """(JSON pointer of the declared schema, what was looked up) — pointer None when undeclared."""
+        template = self.find_path(path)
+        if template is None:
+            return None, f"{path} is not declared in the OpenAPI document"
+        item = self._resolve(self.document["paths"][template])
+        label = f"{method.upper()} {template}"
+        if not isinstance(item, dict) or method.lower() not in item:
+            return None, f"{label} is not declared in the OpenAPI document"
+        responses = self._resolve(item[method.lower()]).get("responses", {})
+        for key in (str(status), f"{str(status)[0]}XX", f"{str(status)[0]}xx", "default"):
+            if key in responses:
+                break
+        else:
+            return None, f"{label} declares no response for status {status}"
+        response = self._resolve(responses[key])
+        content = response.get("content", {}) if isinstance(response, dict) else {}
+        media = next((m for m in content if m == "application/json"), None) or next(
+            (m for m in content if m.endswith("+json") or m == "*/*"), None
+        )
+        if media is None or "schema" not in content[media]:
+            return None, f"{label} {key} declares no JSON schema"
+        if responses[key] is not response:  # the response object itself was a $ref
+            base = responses[key]["$ref"][1:]
+        else:
+            base = f"/paths/{_escape(template)}/{method.lower()}/responses/{_escape(key)}"
+        return f"{base}/content/{_escape(media)}/schema", f"{label} {key}"
+
+    def validator(self, pointer: str) -> Any:
+        with self._lock:
+            cached = self._validators.get(pointer)
+            if cached is not None:
+                return cached
+            import jsonschema
+            import referencing
+            import referencing.jsonschema
+
+            spec = (
+                referencing.jsonschema.DRAFT4 if self.is_30 else referencing.jsonschema.DRAFT202012
+            )
+            cls = jsonschema.Draft4Validator if self.is_30 else jsonschema.Draft202012Validator
+            registry: referencing.Registry[Any] = referencing.Registry().with_resource(
+                _DOC_URI, spec.create_resource(self.document)
+            )
+            validator = cls({"$ref": f"{_DOC_URI}#{pointer}"}, registry=registry)
+            self._validators[pointer] = validator
+            return validator
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def _pointer(document: Any, pointer: str) -> Any:
+    node = document
+    for token in pointer.lstrip("/").split("/") if pointer else []:
+        token = unquote(token).replace("~1", "/").replace("~0", "~")
+        node = node[int(token)] if isinstance(node, list) else node[token]
+    return node
+
+
+def _nullable_to_null(node: Any) -> Any:
+    """OpenAPI 3.0's ``nullable: true`` as JSON Schema: ``null`` also allowed (in place)."""
+    if isinstance(node, list):
+        return [_nullable_to_null(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    for key, value in list(node.items()):
+        if key not in ("example", "examples", "enum", "default"):
+            node[key] = _nullable_to_null(value)
+    if node.get("nullable") is True:
+        del node["nullable"]
+        if isinstance(node.get("type"), str):
+            node["type"] = [node["type"], "null"]
+            if isinstance(node.get("enum"), list) and None not in node["enum"]:
+                node["enum"] = [*node["enum"], None]
+        else:
+            original = dict(node)
+            node.clear()
+            node["anyOf"] = [original, {"type": "null"}]
+    return node
+
+
+@dataclass(frozen=True)
+class OpenAPILoad:
+    """The outcome of loading the document once: ``document``, or ``missing``, or ``problem``."""
+
+    source: str
+    document: OpenAPIDocument | None = None
+    missing: bool = False
+    problem: str | None = None
+    sha256: str | None = None
+
+
+def load_openapi(
+    source: str,
+    *,
+    timeout: float = 10.0,
+    client: Any = None,
+    redact: Callable[[str], str] = str,
+) -> OpenAPILoad:
+    """Fetch (``http(s)://``) or read (a path) the document. Never raises for a bad document."""
+    shown = redact(source)
+    if source.startswith(("http://", "https://")):
+        import httpx
+
+        try:
+            if client is not None:
+                response = client.get(source, timeout=timeout)
+            else:
+                response = httpx.get(source, timeout=timeout, follow_redirects=True)
+        except httpx.HTTPError as exc:
+            return OpenAPILoad(
+                shown,
+                problem=f"cannot fetch the OpenAPI document {shown}: {redact(str(exc)) or type(exc).__name__}",
+            )
+        if response.status_code == 404:
+            return OpenAPILoad(shown, missing=True)
+        if response.status_code != 200:
+            return OpenAPILoad(
+                shown,
+                problem=f"the OpenAPI document {shown} answered status {response.status_code}",
+            )
+        raw = response.content
+    else:
+        try:
+            raw = Path(source).read_bytes()
+        except OSError as exc:
+            return OpenAPILoad(
+                shown, problem=f"cannot read the OpenAPI document {shown}: {exc.strerror or exc}"
+            )
+    digest = hashlib.sha256(raw).hexdigest()
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        return OpenAPILoad(
+            shown,
+            problem=f"the OpenAPI document {shown} is over {MAX_DOCUMENT_BYTES} bytes",
+            sha256=digest,
+        )
+    try:
+        document = OpenAPIDocument(json.loads(raw), shown, digest)
+    except (ValueError, TypeError) as exc:
+        return OpenAPILoad(
+            shown, problem=f"the OpenAPI document {shown} is unusable: {exc}", sha256=digest
+        )
+    return OpenAPILoad(shown, document=document, sha256=digest)
