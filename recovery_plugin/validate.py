@@ -9,6 +9,8 @@ Supported annotations: ``str``, ``bool``, ``int``, ``float``, ``Any``, ``X | Non
 itself is never accepted from a file), a nested dataclass (a table), ``tuple[X, ...]`` and
 ``frozenset[X]`` (a list), and ``Mapping[str, X]`` (a table). A table of dataclasses merges
 entry by entry onto the ``base`` instance's mapping; every other value replaces the base's.
+Rules between keys of one table go in a ``post_validate(self, given)`` method of its dataclass
+(``given``: the keys the table set), which raises :class:`Invalid`.
 
 Standard library only, and cheap to import: the simulated service uses it too.
 """
