@@ -622,3 +622,29 @@ def test_expand_fills_placeholders_and_never_reparses_values() -> None:
 def test_per_matchup_follows_the_path_template() -> None:
     assert EndpointSpec(name="m", path="/m/{matchup_id}/detail").per_matchup
     assert not EndpointSpec(name="s", path="/s").per_matchup
+
+
+def test_tomllib_is_imported_only_when_a_file_must_be_parsed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\nfrom pathlib import Path\n"
+        "from recovery_plugin.config import find_config_file, load_runbook\n"
+        "load_runbook(find_config_file(Path.cwd()))\nprint('tomllib' in sys.modules)"
+    )
+
+    def tomllib_loaded() -> str:
+        proc = subprocess.run(
+            [sys.executable, "-c", probe],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return proc.stdout.strip()
+
+    assert tomllib_loaded() == "False"
+    _write(tmp_path, "jobs = 2\n")
+    assert tomllib_loaded() == "True"

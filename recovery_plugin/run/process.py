@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import os
 import signal
 import subprocess
 import threading
@@ -18,9 +17,10 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from recovery_plugin.clock import now_iso
+from recovery_plugin.procgroup import signal_process_group, stop_process_group
 from recovery_plugin.redact import Redactor
 
 __all__ = ["ProcessResult", "now_iso", "run_process"]
@@ -81,15 +81,9 @@ def run_process(
         except OSError as exc:
             message = _spawn_error(argv, cwd, exc)
             log.write(f"[recovery-bundle] {message}\n")
+            tail.append(message)
             code = 127 if isinstance(exc, FileNotFoundError) else 126
-            return ProcessResult(
-                exit_code=code,
-                started_at=started_at,
-                duration_s=round(time.monotonic() - start, 3),
-                log_path=log_path,
-                error=message,
-                tail=[message],
-            )
+            return _result(code, started_at, start, log_path, tail, error=message)
         assert proc.stdout is not None
         pump = threading.Thread(
             target=_pump, args=(proc.stdout, log, redactor, tail), name="step-log", daemon=True
@@ -110,11 +104,11 @@ def run_process(
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(_POLL_SECONDS)
         if timed_out or cancelled:
-            _stop_group(proc, kill_grace)
+            stop_process_group(proc, kill_grace)
         pump.join(_DRAIN_SECONDS)
         if pump.is_alive():
             # A grandchild kept the output pipe open after the command exited: stop it too.
-            _kill_group(proc.pid, signal.SIGKILL)
+            signal_process_group(proc.pid, signal.SIGKILL)
             pump.join(_DRAIN_SECONDS)
         proc.stdout.close()
         exit_code = proc.wait()
@@ -126,16 +120,22 @@ def run_process(
         if reason:
             log.write(f"[recovery-bundle] {reason}\n")
             tail.append(f"[recovery-bundle] {reason}")
-    return ProcessResult(
-        exit_code=exit_code,
-        started_at=started_at,
-        duration_s=round(time.monotonic() - start, 3),
-        log_path=log_path,
-        timed_out=timed_out,
+    return _result(
+        exit_code, started_at, start, log_path, tail, error=reason, timed_out=timed_out,
         cancelled=cancelled,
-        error=reason,
-        tail=list(tail),
-    )
+    )  # fmt: skip
+
+
+def _result(
+    exit_code: int | None,
+    started_at: str,
+    start: float,
+    log_path: Path,
+    tail: deque[str],
+    **outcome: Any,
+) -> ProcessResult:
+    duration_s = round(time.monotonic() - start, 3)
+    return ProcessResult(exit_code, started_at, duration_s, log_path, tail=list(tail), **outcome)
 
 
 def _pump(stream: IO[bytes], log: IO[str], redactor: Redactor, tail: deque[str]) -> None:
@@ -160,20 +160,6 @@ def _pump(stream: IO[bytes], log: IO[str], redactor: Redactor, tail: deque[str])
         log.write(line)
         log.flush()
         tail.append(line.rstrip("\r\n"))
-
-
-def _stop_group(proc: subprocess.Popen[bytes], grace: float) -> None:
-    """SIGTERM the group, wait ``grace`` for the leader, then SIGKILL whatever is left of it."""
-    _kill_group(proc.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(grace)
-    # Members that ignored SIGTERM (or outlived the leader) are killed unconditionally.
-    _kill_group(proc.pid, signal.SIGKILL)
-
-
-def _kill_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
 
 
 def _display(argv: Sequence[str]) -> str:

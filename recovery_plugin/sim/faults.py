@@ -23,7 +23,9 @@ Schema (a JSON object; every key optional; an unknown key is an error naming it)
     }
 
 Types: counts are integers >= 0, seconds are numbers >= 0, ``status`` is 100..599,
-``exit_code`` is 0..255, ``huge_mb`` is > 0 and <= 1024, ids are strings.
+``exit_code`` is 0..255, ``huge_mb`` is > 0 and <= 1024, ids are strings. The schema itself is
+:mod:`recovery_plugin.sim.fault_schema`; the invocation counters live in
+:mod:`recovery_plugin.sim.fault_state` (both re-exported here).
 
 Ingest command (``python -m recovery_plugin.sim.ingest``), in this order:
 - ``delay``: sleep that many seconds first.
@@ -69,21 +71,38 @@ Service: ``start_delay``: ``serve()`` sleeps that many seconds before binding it
 
 from __future__ import annotations
 
-import fcntl
 import json
-import math
 import os
 import threading
-import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from recovery_plugin.atomic import write_json_atomic
+from recovery_plugin.sim.fault_schema import (
+    ENDPOINT_TARGETS,
+    MAX_HUGE_MB,
+    NO_FAULTS,
+    EndpointFault,
+    Faults,
+    FaultsError,
+    IngestFaults,
+    ReprocessFaults,
+    ServiceFaults,
+    parse_faults,
+)
+from recovery_plugin.sim.fault_state import (
+    hang_pid_path,
+    next_invocation,
+    reset_state,
+    state_path_for,
+)
+from recovery_plugin.validate import document_keys
 
 __all__ = [
+    "ENDPOINT_TARGETS",
     "FAULTS_ENV",
+    "MAX_HUGE_MB",
     "NO_FAULTS",
     "EndpointFault",
     "FaultWatcher",
@@ -103,259 +122,19 @@ __all__ = [
 ]
 
 FAULTS_ENV = "RECOVERY_SIM_FAULTS"
-ENDPOINT_TARGETS = ("health", "summary", "matchup")
-MAX_HUGE_MB = 1024
+
+# The keys each section accepts, as the schema declares them (docs/simulation.md lists them all).
+_TOP_KEYS = document_keys(Faults)
+_INGEST_KEYS = document_keys(IngestFaults)
+_REPROCESS_KEYS = document_keys(ReprocessFaults)
+_ENDPOINT_KEYS = document_keys(EndpointFault)
+_SERVICE_KEYS = document_keys(ServiceFaults)
 
 
-class FaultsError(ValueError):
-    """The faults file is unreadable or invalid; the message names the file and the key."""
+def _loads_toml(text: str) -> object:
+    import tomllib
 
-
-@dataclass(frozen=True)
-class IngestFaults:
-    fail_times: int = 0
-    always_fail: bool = False
-    hang: bool = False
-    exit_code: int | None = None
-    delay: float = 0.0
-    print_secret: bool = False
-
-    def injected_failure(self, invocation: int) -> str | None:
-        """The cause code if invocation number ``invocation`` (from 1) must fail, else None."""
-        if self.always_fail:
-            return "injected_always_fail"
-        if 0 < invocation <= self.fail_times:
-            return "injected_fail_times"
-        if self.exit_code is not None and self.fail_times == 0:
-            return "injected_exit_code"
-        return None
-
-    @property
-    def failure_exit_code(self) -> int:
-        return 1 if self.exit_code is None else self.exit_code
-
-
-@dataclass(frozen=True)
-class ReprocessFaults:
-    fail_ids: frozenset[str] = frozenset()
-    hang_ids: frozenset[str] = frozenset()
-    delay: float = 0.0
-
-
-_NO_BODY = object()
-
-
-@dataclass(frozen=True)
-class EndpointFault:
-    status: int | None = None
-    body: Any = _NO_BODY
-    not_json: bool = False
-    not_utf8: bool = False
-    delay: float = 0.0
-    huge_mb: float | None = None
-    drop: bool = False
-    redirect_loop: bool = False
-
-    @property
-    def has_body(self) -> bool:
-        return self.body is not _NO_BODY
-
-    @property
-    def replaces_response(self) -> bool:
-        """True when the fault answers instead of the real handler (anything but a bare delay)."""
-        return (
-            self.drop
-            or self.redirect_loop
-            or self.status is not None
-            or self.has_body
-            or self.not_json
-            or self.not_utf8
-            or self.huge_mb is not None
-        )
-
-
-@dataclass(frozen=True)
-class ServiceFaults:
-    start_delay: float = 0.0
-
-
-@dataclass(frozen=True)
-class Faults:
-    ingest: IngestFaults = field(default_factory=IngestFaults)
-    reprocess: ReprocessFaults = field(default_factory=ReprocessFaults)
-    endpoints: Mapping[str, EndpointFault] = field(default_factory=dict)
-    service: ServiceFaults = field(default_factory=ServiceFaults)
-
-    def endpoint(self, target: str, matchup_id: str | None = None) -> EndpointFault | None:
-        """The fault for ``target``; for ``matchup``, ``matchup:<id>`` wins over ``matchup``."""
-        if target == "matchup" and matchup_id is not None:
-            specific = self.endpoints.get(f"matchup:{matchup_id}")
-            if specific is not None:
-                return specific
-        return self.endpoints.get(target)
-
-
-NO_FAULTS = Faults()
-
-
-# --- validation -------------------------------------------------------------------------------
-
-
-class _Checker:
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, key: str, problem: str) -> FaultsError:
-        return FaultsError(f"{self.source}: {key}: {problem}")
-
-    def table(self, value: object, key: str, allowed: tuple[str, ...]) -> Mapping[str, Any]:
-        if not isinstance(value, Mapping):
-            raise self.fail(key, f"must be an object, got {type(value).__name__}")
-        for name in value:
-            if name not in allowed:
-                full = f"{key}.{name}" if key else str(name)
-                raise FaultsError(
-                    f"{self.source}: unknown key {full!r} (allowed: {', '.join(allowed)})"
-                )
-        return value
-
-    def boolean(self, table: Mapping[str, Any], name: str, key: str) -> bool:
-        value = table.get(name, False)
-        if not isinstance(value, bool):
-            raise self.fail(f"{key}.{name}", f"must be true or false, got {value!r}")
-        return value
-
-    def seconds(self, table: Mapping[str, Any], name: str, key: str) -> float:
-        value = table.get(name, 0)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(f"{key}.{name}", f"must be a number of seconds, got {value!r}")
-        if not math.isfinite(value) or value < 0:
-            raise self.fail(f"{key}.{name}", f"must be a finite number >= 0, got {value!r}")
-        return float(value)
-
-    def integer(
-        self, table: Mapping[str, Any], name: str, key: str, low: int, high: int | None
-    ) -> int | None:
-        if name not in table:
-            return None
-        value = table[name]
-        too_high = high is not None and isinstance(value, int) and value > high
-        if isinstance(value, bool) or not isinstance(value, int) or value < low or too_high:
-            bounds = f"{low}..{high}" if high is not None else f">= {low}"
-            raise self.fail(f"{key}.{name}", f"must be an integer {bounds}, got {value!r}")
-        return value
-
-    def ids(self, table: Mapping[str, Any], name: str, key: str) -> frozenset[str]:
-        value = table.get(name, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail(f"{key}.{name}", f"must be a list of id strings, got {value!r}")
-        return frozenset(value)
-
-
-_INGEST_KEYS = ("fail_times", "always_fail", "hang", "exit_code", "delay", "print_secret")
-_REPROCESS_KEYS = ("fail_ids", "hang_ids", "delay")
-_ENDPOINT_KEYS = (
-    "status",
-    "body",
-    "not_json",
-    "not_utf8",
-    "delay",
-    "huge_mb",
-    "drop",
-    "redirect_loop",
-)
-_SERVICE_KEYS = ("start_delay",)
-_TOP_KEYS = ("ingest", "reprocess", "endpoints", "service")
-
-
-def _ingest(check: _Checker, raw: object) -> IngestFaults:
-    table = check.table(raw, "ingest", _INGEST_KEYS)
-    return IngestFaults(
-        fail_times=check.integer(table, "fail_times", "ingest", 0, None) or 0,
-        always_fail=check.boolean(table, "always_fail", "ingest"),
-        hang=check.boolean(table, "hang", "ingest"),
-        exit_code=check.integer(table, "exit_code", "ingest", 0, 255),
-        delay=check.seconds(table, "delay", "ingest"),
-        print_secret=check.boolean(table, "print_secret", "ingest"),
-    )
-
-
-def _reprocess(check: _Checker, raw: object) -> ReprocessFaults:
-    table = check.table(raw, "reprocess", _REPROCESS_KEYS)
-    return ReprocessFaults(
-        fail_ids=check.ids(table, "fail_ids", "reprocess"),
-        hang_ids=check.ids(table, "hang_ids", "reprocess"),
-        delay=check.seconds(table, "delay", "reprocess"),
-    )
-
-
-def _endpoint(check: _Checker, raw: object, key: str) -> EndpointFault:
-    table = check.table(raw, key, _ENDPOINT_KEYS)
-    huge: float | None = None
-    if "huge_mb" in table:
-        value = table["huge_mb"]
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise check.fail(f"{key}.huge_mb", f"must be a number of MiB, got {value!r}")
-        if not (0 < value <= MAX_HUGE_MB):
-            raise check.fail(f"{key}.huge_mb", f"must be > 0 and <= {MAX_HUGE_MB}, got {value!r}")
-        huge = float(value)
-    fault = EndpointFault(
-        status=check.integer(table, "status", key, 100, 599),
-        body=table.get("body", _NO_BODY),
-        not_json=check.boolean(table, "not_json", key),
-        not_utf8=check.boolean(table, "not_utf8", key),
-        delay=check.seconds(table, "delay", key),
-        huge_mb=huge,
-        drop=check.boolean(table, "drop", key),
-        redirect_loop=check.boolean(table, "redirect_loop", key),
-    )
-    bodies = [
-        name
-        for name, on in (
-            ("body", fault.has_body),
-            ("not_json", fault.not_json),
-            ("not_utf8", fault.not_utf8),
-            ("huge_mb", huge is not None),
-        )
-        if on
-    ]
-    if len(bodies) > 1:
-        raise check.fail(key, f"{' and '.join(bodies)} exclude each other; choose one")
-    for exclusive in ("drop", "redirect_loop"):
-        if table.get(exclusive) is True:
-            others = sorted(set(table) - {exclusive, "delay"})
-            if others:
-                raise check.fail(key, f"{exclusive} cannot be combined with {', '.join(others)}")
-    return fault
-
-
-def _endpoints(check: _Checker, raw: object) -> dict[str, EndpointFault]:
-    if not isinstance(raw, Mapping):
-        raise check.fail("endpoints", f"must be an object, got {type(raw).__name__}")
-    result: dict[str, EndpointFault] = {}
-    for target, spec in raw.items():
-        name = str(target)
-        base = name.split(":", 1)[0] if name.startswith("matchup:") else name
-        if base not in ENDPOINT_TARGETS or name == "matchup:":
-            raise FaultsError(
-                f"{check.source}: unknown endpoint target {name!r} "
-                "(allowed: health, summary, matchup, matchup:<id>)"
-            )
-        result[name] = _endpoint(check, spec, f"endpoints.{name}")
-    return result
-
-
-def parse_faults(raw: object, source: str = "faults") -> Faults:
-    """Validate a faults document; ``source`` (usually the file path) starts every error message."""
-    check = _Checker(source)
-    table = check.table(raw, "", _TOP_KEYS)
-    service = check.table(table.get("service", {}), "service", _SERVICE_KEYS)
-    return Faults(
-        ingest=_ingest(check, table.get("ingest", {})),
-        reprocess=_reprocess(check, table.get("reprocess", {})),
-        endpoints=_endpoints(check, table.get("endpoints", {})),
-        service=ServiceFaults(start_delay=check.seconds(service, "start_delay", "service")),
-    )
+    return tomllib.loads(text)
 
 
 def load_faults(path: Path | None) -> Faults:
@@ -370,7 +149,7 @@ def load_faults(path: Path | None) -> Faults:
         raise FaultsError(f"{path}: cannot read faults file: {exc}") from exc
     try:
         text = data.decode("utf-8")
-        raw: object = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        raw: object = _loads_toml(text) if path.suffix == ".toml" else json.loads(text)
     except (UnicodeDecodeError, ValueError) as exc:
         kind = "TOML" if path.suffix == ".toml" else "JSON"
         raise FaultsError(f"{path}: not valid {kind}: {exc}") from exc
@@ -399,53 +178,6 @@ def write_faults(path: Path, faults: Mapping[str, Any] | None) -> None:
         parse_faults(faults, "faults")
         write_json_atomic(path, dict(faults))
     reset_state(path)
-
-
-# --- cross-process state ----------------------------------------------------------------------
-
-
-def state_path_for(faults_path: Path) -> Path:
-    return faults_path.with_name(faults_path.name + ".state.json")
-
-
-def hang_pid_path(faults_path: Path, command: str) -> Path:
-    """``<faults dir>/<command>-hang.pids.json``."""
-    return faults_path.with_name(f"{command}-hang.pids.json")
-
-
-def reset_state(faults_path: Path) -> None:
-    state_path_for(faults_path).unlink(missing_ok=True)
-
-
-def next_invocation(faults_path: Path, command: str, config: IngestFaults | ReprocessFaults) -> int:
-    """Count one invocation of ``command`` and return its number (1 for the first).
-
-    The count lives in the state file next to the faults file, is updated under an exclusive
-    ``flock``, and restarts when ``config`` (the command's fault section) changes.
-    """
-    key = json.dumps(asdict(config), sort_keys=True, default=sorted)
-    fd = os.open(state_path_for(faults_path), os.O_RDWR | os.O_CREAT, 0o644)
-    with os.fdopen(fd, "r+", encoding="utf-8") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            state = json.loads(handle.read() or "{}")
-        except ValueError:
-            state = {}
-        if not isinstance(state, dict):
-            state = {}
-        entry = state.get(command)
-        count = 0
-        if isinstance(entry, dict) and entry.get("config") == key:
-            previous = entry.get("invocations")
-            count = previous if isinstance(previous, int) else 0
-        count += 1
-        state[command] = {"config": key, "invocations": count}
-        handle.seek(0)
-        handle.truncate()
-        handle.write(json.dumps(state, indent=2, sort_keys=True))
-        handle.flush()
-        os.fsync(handle.fileno())
-    return count
 
 
 # --- the server's live view -------------------------------------------------------------------

@@ -12,11 +12,9 @@ The server runs as ``sys.executable -m recovery_plugin.sim serve ...`` in its ow
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -28,25 +26,18 @@ from typing import Any, Self
 from urllib.parse import quote
 
 from recovery_plugin.atomic import write_text_atomic
+from recovery_plugin.procgroup import stop_process_group
 from recovery_plugin.sim import toml_writer
+from recovery_plugin.sim.commands import run_in_own_group
 from recovery_plugin.sim.data import DEFAULT_MATCHUP_ID, SAMPLE_INGEST_PATH
 from recovery_plugin.sim.faults import parse_faults, write_faults
+from recovery_plugin.sim.service_runbook import runbook_document
 
 __all__ = ["SimulatedService", "free_port"]
 
 DB_FILENAME = "sim.db"  # must match server.DB_FILENAME (not imported: keep this module light)
 STOP_GRACE_SECONDS = 3.0
 _PORT_ATTEMPTS = 3
-
-# Runbook step commands; the placeholders are expanded later by the harness core.
-INGEST_STEP_COMMAND = (
-    "{python} -m recovery_plugin.sim.ingest --api-base {api_base} --input {input}"
-    " --report {step_report}"
-)
-REPROCESS_STEP_COMMAND = (
-    "{python} -m recovery_plugin.sim.reprocess --mode apply --matchup-id {matchup_id}"
-    " --output-dir {step_dir} --report {step_report}"
-)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -57,32 +48,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _terminate_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the process group led by ``proc``; SIGKILL it after the grace period."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(STOP_GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
-def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Deep-merge ``overrides`` into a copy of ``base``; a ``None`` value removes the key."""
-    result = dict(base)
-    for key, value in overrides.items():
-        if value is None:
-            result.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
-            result[key] = _merge(dict(result[key]), value)
-        elif isinstance(value, Mapping):
-            result[key] = _merge({}, value)
-        else:
-            result[key] = value
-    return result
+    stop_process_group(proc, STOP_GRACE_SECONDS)
 
 
 class SimulatedService:
@@ -98,6 +64,14 @@ class SimulatedService:
         host: str = "127.0.0.1",
     ) -> None:
         self.data_dir = Path(data_dir).absolute()
+        self.db_path = self.data_dir / DB_FILENAME
+        self.database_url = f"sqlite:///{self.db_path}"
+        self.faults_path = self.data_dir / "faults.json"
+        self.config_path = self.data_dir / "recovery.toml"
+        self.log_path = self.data_dir / "server.log"
+        self.access_log_path = self.data_dir / "access.log"
+        """One line per request the server answered (or dropped): time, client, request, status."""
+        self.ready_path = self.data_dir / "server.ready.json"
         self.host = host
         self.token = token if token else "sim-" + secrets.token_hex(8)
         if faults is not None:
@@ -121,35 +95,6 @@ class SimulatedService:
     def base_url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
-
-    @property
-    def db_path(self) -> Path:
-        return self.data_dir / DB_FILENAME
-
-    @property
-    def database_url(self) -> str:
-        return f"sqlite:///{self.db_path}"
-
-    @property
-    def faults_path(self) -> Path:
-        return self.data_dir / "faults.json"
-
-    @property
-    def config_path(self) -> Path:
-        return self.data_dir / "recovery.toml"
-
-    @property
-    def log_path(self) -> Path:
-        return self.data_dir / "server.log"
-
-    @property
-    def access_log_path(self) -> Path:
-        """One line per request the server answered (or dropped): time, client, request, status."""
-        return self.data_dir / "access.log"
-
-    @property
-    def ready_path(self) -> Path:
-        return self.data_dir / "server.ready.json"
 
     @property
     def env(self) -> dict[str, str]:
@@ -315,23 +260,7 @@ class SimulatedService:
 
     def runbook(self, **overrides: Any) -> dict[str, Any]:
         """The runbook document (before TOML), with ``overrides`` deep-merged in."""
-        document: dict[str, Any] = {
-            "api_base": self.base_url,
-            "input": str(SAMPLE_INGEST_PATH),
-            "required_env": ["DATABASE_URL", "INTERNAL_JOB_TOKEN"],
-            "env": self.env,
-            "steps": {
-                "ingest": {
-                    "command": INGEST_STEP_COMMAND.split(),
-                    "timeout": 60,
-                },
-                "reprocess": {
-                    "command": REPROCESS_STEP_COMMAND.split(),
-                    "timeout": 60,
-                },
-            },
-        }
-        return _merge(document, overrides)
+        return runbook_document(self.base_url, self.env, overrides)
 
     def write_runbook(self, path: Path | None = None, **overrides: Any) -> Path:
         """Write the runbook TOML (default ``config_path``); ``overrides`` are deep-merged, e.g.
@@ -344,23 +273,7 @@ class SimulatedService:
     def _run(
         self, argv: Sequence[str], timeout: float, env: Mapping[str, str] | None
     ) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env={**self.command_env(), **(env or {})},
-            text=True,
-            start_new_session=True,
-        )
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            raise
-        return subprocess.CompletedProcess(list(argv), proc.returncode, out, err)
+        return run_in_own_group(argv, timeout, {**self.command_env(), **(env or {})})
 
     def run_ingest(
         self,

@@ -27,6 +27,8 @@ from typing import Any
 from recovery_plugin.atomic import write_json_atomic
 from recovery_plugin.sim import faults as faults_mod
 from recovery_plugin.sim.clock import iso, utc_now
+from recovery_plugin.sim.entry import run_command
+from recovery_plugin.sim.faults import Faults
 from recovery_plugin.sim.hang import hang_forever
 
 __all__ = ["main"]
@@ -238,13 +240,8 @@ def _fail_early(run: _Run, outcome: dict[str, Any], payload: Any = None) -> None
     print(f"[ingest] FAILED: {outcome['error']}", flush=True)
 
 
-def _execute(args: argparse.Namespace) -> int:
-    try:
-        faults_path = faults_mod.resolve_faults_path(args.faults)
-        faults = faults_mod.load_faults(faults_path).ingest
-    except faults_mod.FaultsError as exc:
-        print(f"ingest: invalid faults file: {exc}", file=sys.stderr)
-        return 1
+def _execute(args: argparse.Namespace, faults_path: Path | None, all_faults: Faults) -> int:
+    faults = all_faults.ingest
     invocation = 0
     if faults_path is not None and faults_path.is_file():
         invocation = faults_mod.next_invocation(faults_path, "ingest", faults)
@@ -307,11 +304,7 @@ def _execute(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        return _execute(args)
-    except OSError as exc:
-        print(f"ingest: {exc}", file=sys.stderr)
-        return 1
+    return run_command("ingest", _execute, args)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ from recovery_plugin.atomic import write_json_atomic
 from recovery_plugin.sim import faults as faults_mod
 from recovery_plugin.sim import store
 from recovery_plugin.sim.clock import utc_now_iso
+from recovery_plugin.sim.entry import run_command
+from recovery_plugin.sim.faults import Faults
 from recovery_plugin.sim.hang import hang_forever
 from recovery_plugin.sim.paths import artifact_dirname, safe_child
 
@@ -208,13 +210,8 @@ def _run(args: argparse.Namespace, report: _Report, db_path: Path) -> None:
     report.data["status"] = "success"
 
 
-def _execute(args: argparse.Namespace) -> int:
-    try:
-        faults_path = faults_mod.resolve_faults_path(args.faults)
-        faults = faults_mod.load_faults(faults_path).reprocess
-    except faults_mod.FaultsError as exc:
-        print(f"reprocess: invalid faults file: {exc}", file=sys.stderr)
-        return 1
+def _execute(args: argparse.Namespace, faults_path: Path | None, all_faults: Faults) -> int:
+    faults = all_faults.reprocess
     if faults.delay:
         time.sleep(faults.delay)
     if faults_path is not None and args.matchup_id in faults.hang_ids:
@@ -244,11 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.matchup_id is None and args.poll_fingerprint is None:
         parser.error("one of --matchup-id or --poll-fingerprint is required")
-    try:
-        return _execute(args)
-    except OSError as exc:
-        print(f"reprocess: {exc}", file=sys.stderr)
-        return 1
+    return run_command("reprocess", _execute, args)
 
 
 if __name__ == "__main__":

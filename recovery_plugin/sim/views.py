@@ -9,22 +9,10 @@ from typing import Any
 from recovery_plugin.sim.clock import utc_now
 from recovery_plugin.sim.store import MatchupRow
 
-__all__ = ["SUMMARY_KEYS", "matchup_body", "summary_body"]
+__all__ = ["matchup_body", "summary_body"]
 
 SELECTION_POLICY_VERSION = "summary_single_set_v1"
 DATA_SOURCE = "article"
-
-SUMMARY_KEYS = (
-    "as_of",
-    "selection_policy_version",
-    "data_source",
-    "party_support",
-    "president_job_approval",
-    "election_frame",
-    "presidential_approval",
-    "presidential_approval_deprecated",
-    "scope_breakdown",
-)
 
 
 def summary_body(scope_breakdown: Mapping[str, int], as_of: str | None) -> dict[str, Any]:
