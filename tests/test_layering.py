@@ -117,7 +117,7 @@ def test_every_module_has_a_layer_and_imports_only_down() -> None:
 
 def test_the_sim_is_independent_of_the_harness_core() -> None:
     allowed = {"recovery_plugin.atomic", "recovery_plugin.validate", "recovery_plugin.procgroup"}
-    for path in (PACKAGE / "sim").glob("*.py"):
+    for path in (PACKAGE / "sim").rglob("*.py"):
         core = {
             m
             for m in _imports(path)
