@@ -14,7 +14,7 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 from urllib.parse import unquote
 
 from recovery_plugin.sim import store, views
@@ -23,9 +23,21 @@ from recovery_plugin.sim.faults import EndpointFault
 from recovery_plugin.sim.records import IngestPayloadError, parse_ingest_payload
 
 if TYPE_CHECKING:
-    from recovery_plugin.sim.server import SimServer
+    from pathlib import Path
 
-__all__ = ["SimHandler"]
+    from recovery_plugin.sim.faults import FaultWatcher
+
+
+class ServedBy(Protocol):
+    """What the handler needs of its server (:class:`recovery_plugin.sim.server.SimServer`)."""
+
+    db_path: Path
+    token: str
+    faults: FaultWatcher
+
+    def log_line(self, line: str) -> None: ...
+
+__all__ = ["ServedBy", "SimHandler"]
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 HUGE_CHUNK = 64 * 1024
@@ -44,8 +56,8 @@ class SimHandler(BaseHTTPRequestHandler):
     _conn: sqlite3.Connection | None = None
 
     @property
-    def sim(self) -> SimServer:
-        return cast("SimServer", self.server)
+    def sim(self) -> ServedBy:
+        return cast("ServedBy", self.server)
 
     def _db(self) -> sqlite3.Connection:
         """One database connection per client connection, reused by its keep-alive requests

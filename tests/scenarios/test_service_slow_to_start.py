@@ -10,7 +10,7 @@ def test_the_readiness_wait_absorbs_a_slow_start(
     recovery_sim: RecoverySim, run_bundle: RunBundle
 ) -> None:
     sim = recovery_sim(
-        faults={"service": {"start_delay": 1.5}},
+        faults={"service": {"start_delay": 3.0}},
         capture={"readiness_deadline": 15},
     )
     sim.seed()  # the data is there; only the HTTP server is late
