@@ -38,7 +38,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             metavar=row.metavar,
             help=row.help,
         )
-        parser.addini(row.ini, row.ini_help, type="linelist" if row.repeatable else None)
+        if row.repeatable:
+            parser.addini(row.ini, row.ini_help, type="linelist")
+        else:
+            parser.addini(row.ini, row.ini_help)
 
 
 def plugin_enabled(config: pytest.Config) -> bool:
