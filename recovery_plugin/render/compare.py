@@ -198,24 +198,29 @@ def _step_label(key: StepKey) -> str:
     return key[0] if key[1] is None else f"{key[0]} [{key[1]}]"
 
 
+def _changed(
+    old: Mapping[Any, Mapping[str, Any]], new: Mapping[Any, Mapping[str, Any]], field_name: str
+) -> Iterator[tuple[Any, Mapping[str, Any], Mapping[str, Any]]]:
+    """Each key of either side whose ``field_name`` differs, with its old and new entries."""
+    for key in _union(old, new):
+        before, after = old.get(key, {}), new.get(key, {})
+        if before.get(field_name) != after.get(field_name):
+            yield key, before, after
+
+
 def _step_changes(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[StepChange]:
-    steps_a, steps_b = _steps(a), _steps(b)
-    changes = []
-    for key in _union(steps_a, steps_b):
-        old, new = steps_a.get(key, {}), steps_b.get(key, {})
-        if old.get("status") != new.get("status"):
-            changes.append(
-                StepChange(
-                    name=key[0],
-                    matchup_id=key[1],
-                    status_a=old.get("status"),
-                    status_b=new.get("status"),
-                    exit_code_a=old.get("exit_code"),
-                    exit_code_b=new.get("exit_code"),
-                    error_b=new.get("error"),
-                )
-            )
-    return changes
+    return [
+        StepChange(
+            name=key[0],
+            matchup_id=key[1],
+            status_a=old.get("status"),
+            status_b=new.get("status"),
+            exit_code_a=old.get("exit_code"),
+            exit_code_b=new.get("exit_code"),
+            error_b=new.get("error"),
+        )
+        for key, old, new in _changed(_steps(a), _steps(b), "status")
+    ]
 
 
 def _tests(report: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
@@ -223,21 +228,16 @@ def _tests(report: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
 
 
 def _check_changes(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[CheckChange]:
-    tests_a, tests_b = _tests(a), _tests(b)
-    changes = []
-    for nodeid in _union(tests_a, tests_b):
-        old, new = tests_a.get(nodeid, {}), tests_b.get(nodeid, {})
-        if old.get("outcome") != new.get("outcome"):
-            changes.append(
-                CheckChange(
-                    nodeid=nodeid,
-                    outcome_a=old.get("outcome"),
-                    outcome_b=new.get("outcome"),
-                    message_a=old.get("message"),
-                    message_b=new.get("message"),
-                )
-            )
-    return changes
+    return [
+        CheckChange(
+            nodeid=nodeid,
+            outcome_a=old.get("outcome"),
+            outcome_b=new.get("outcome"),
+            message_a=old.get("message"),
+            message_b=new.get("message"),
+        )
+        for nodeid, old, new in _changed(_tests(a), _tests(b), "outcome")
+    ]
 
 
 def _step_durations(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[DurationChange]:

@@ -149,22 +149,27 @@ def render_markdown(comparison: Comparison) -> str:
     ]
     if not comparison.changed:
         lines += ["", "No step or check changed outcome; no captured value changed."]
-    if comparison.steps:
-        lines += ["", "### Steps that changed outcome", "", "| step | run A | run B | error (B) |"]
-        lines.append("| --- | --- | --- | --- |")
-        for c in comparison.steps:
-            lines.append(
-                f"| {_cell(_label(c.name, c.matchup_id))} | {_cell(_state(c.status_a, c.exit_code_a))}"
-                f" | {_cell(_state(c.status_b, c.exit_code_b))} | {_cell(c.error_b)} |"
+    lines += _table(
+        "Steps that changed outcome",
+        ("step", "run A", "run B", "error (B)"),
+        [
+            (
+                _label(c.name, c.matchup_id),
+                _state(c.status_a, c.exit_code_a),
+                _state(c.status_b, c.exit_code_b),
+                c.error_b,
             )
-    if comparison.checks:
-        lines += ["", "### Checks that changed outcome", "", "| check | run A | run B | reason |"]
-        lines.append("| --- | --- | --- | --- |")
-        for check in comparison.checks:
-            lines.append(
-                f"| {_cell(check.nodeid)} | {_cell(check.outcome_a or '(absent)')}"
-                f" | {_cell(check.outcome_b or '(absent)')} | {_cell(_reason(check))} |"
-            )
+            for c in comparison.steps
+        ],
+    )
+    lines += _table(
+        "Checks that changed outcome",
+        ("check", "run A", "run B", "reason"),
+        [
+            (c.nodeid, c.outcome_a or "(absent)", c.outcome_b or "(absent)", _reason(c))
+            for c in comparison.checks
+        ],
+    )
     if comparison.endpoints:
         lines += ["", "### Endpoints whose captured values changed", ""]
         for endpoint in comparison.endpoints:
@@ -182,6 +187,16 @@ def render_markdown(comparison: Comparison) -> str:
     if comparison.notes:
         lines += ["", *(f"> note: {note}" for note in comparison.notes)]
     return "\n".join(lines) + "\n"
+
+
+def _table(title: str, header: tuple[str, ...], rows: list[tuple[str | None, ...]]) -> list[str]:
+    """A Markdown section with one table, or nothing when there are no rows."""
+    if not rows:
+        return []
+    lines = ["", f"### {title}", "", "| " + " | ".join(header) + " |"]
+    lines.append("|" + " --- |" * len(header))
+    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
+    return lines
 
 
 def render_comparison(comparison: Comparison, fmt: str) -> str:
