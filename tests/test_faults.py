@@ -230,7 +230,7 @@ def test_reprocess_faults_hit_only_their_ids_and_the_guide_command_reruns_them(
     ok_id, fail_id, hang_id = MATCHUP_IDS[0], MATCHUP_IDS[1], MATCHUP_IDS[2]
     sim = recovery_sim(
         faults={"reprocess": {"fail_ids": [fail_id], "hang_ids": [hang_id]}},
-        steps={"ingest": FAST_STEP, "reprocess": {**FAST_STEP, "timeout": 1.0}},
+        steps={"ingest": FAST_STEP, "reprocess": {**FAST_STEP, "timeout": 3.0}},
     )
     result = _apply(run_bundle, sim, ok_id, fail_id, hang_id)
 
