@@ -92,6 +92,8 @@ def run_step(
         )
         record.log_path = str(result.log_path)
         record.tail = result.tail
+        record.stopped += result.stopped
+        record.left_running += result.left_running
         on_change(record)
         return result
 
