@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recovery_plugin.clock import now_iso
 from recovery_plugin.errors import ExitCode, RecoveryError
@@ -26,6 +26,9 @@ from recovery_plugin.report.result import VerificationResult
 from recovery_plugin.report.writer import Report, ReportWriter
 from recovery_plugin.resolve.context import RunContext, RunRequest, prepare
 from recovery_plugin.run.signals import Interrupt
+
+if TYPE_CHECKING:
+    from recovery_plugin.run.lock import OutputLock
 
 __all__ = ["RunOutcome", "RunRequest", "execute", "prepare"]
 
@@ -56,14 +59,18 @@ def execute(context: RunContext, console: Console, progress: Progress | None = N
         lock.acquire()
     try:
         context.run_dir.mkdir()
-        return _execute_locked(context, console, progress, start)
+        return _execute_locked(context, console, progress, start, lock)
     finally:
         if lock is not None:
             lock.release()
 
 
 def _execute_locked(
-    context: RunContext, console: Console, progress: Progress, start: float
+    context: RunContext,
+    console: Console,
+    progress: Progress,
+    start: float,
+    lock: OutputLock | None,
 ) -> RunOutcome:
     mode = context.mode
     report = context.start_report()
@@ -82,7 +89,9 @@ def _execute_locked(
                     from recovery_plugin.run.mutations import run_mutating_steps
 
                     capture_baseline(context, report, writer, console)
-                    run_mutating_steps(context, report, writer, interrupt.cancel, console, progress)
+                    run_mutating_steps(
+                        context, report, writer, interrupt.cancel, console, progress, lock
+                    )
                 result = _verify(context, report, writer, interrupt, console, progress)
     except RecoveryError as exc:
         report.status = "failed"

@@ -34,7 +34,14 @@ from recovery_plugin.procgroup import (
 from recovery_plugin.redact import Redactor
 from recovery_plugin.run.steplog import DEFAULT_MAX_LOG_BYTES, Opener, StepLog, open_binary
 
-__all__ = ["STEP_MARKER_ENV", "ProcessResult", "now_iso", "run_process"]
+__all__ = [
+    "STEP_MARKER_ENV",
+    "GroupHook",
+    "ProcessResult",
+    "no_group_hook",
+    "now_iso",
+    "run_process",
+]
 
 TAIL_LINES = 20
 TAIL_LINE_CHARS = 500
@@ -47,7 +54,7 @@ _DRAIN_SECONDS = 2.0
 GroupHook = Callable[[int], None]
 
 
-def _no_hook(pgid: int) -> None:
+def no_group_hook(pgid: int) -> None:
     return None
 
 
@@ -96,8 +103,8 @@ def run_process(
     kill_grace: float = 5.0,
     cancel: threading.Event | None = None,
     max_log_bytes: int = DEFAULT_MAX_LOG_BYTES,
-    on_group_start: GroupHook = _no_hook,
-    on_group_end: GroupHook = _no_hook,
+    on_group_start: GroupHook = no_group_hook,
+    on_group_end: GroupHook = no_group_hook,
     open_log: Opener = open_binary,
 ) -> ProcessResult:
     """Run ``argv`` to completion, timeout or cancellation; never raises for the command's faults.
@@ -164,8 +171,8 @@ def _run_logged(
     finally:
         os.close(write_fd)
     stop_reading = threading.Event()
-    on_group_start(proc.pid)
     try:
+        _call_hook(on_group_start, proc.pid, log)
         pump = threading.Thread(
             target=_pump, args=(read_fd, log, redactor, tail, stop_reading), name="step-log",
             daemon=True,
@@ -199,7 +206,7 @@ def _run_logged(
         stop_reading.set()
         with contextlib.suppress(OSError):
             os.close(read_fd)
-        on_group_end(proc.pid)
+        _call_hook(on_group_end, proc.pid, log)
     reason = None
     if log.error is not None:
         reason = f"{log.error}; process group stopped"
@@ -220,6 +227,13 @@ def _run_logged(
         cancelled=cancelled, log_failed=log.error is not None, stopped=stopped,
         left_running=left_running,
     )  # fmt: skip
+
+
+def _call_hook(hook: GroupHook, pgid: int, log: StepLog) -> None:
+    try:
+        hook(pgid)
+    except OSError as exc:  # e.g. the lock file cannot be rewritten on a full disk
+        log.write(f"[recovery-bundle] cannot record process group {pgid} in the lock: {exc}\n")
 
 
 def _pids(pids: list[int]) -> str:

@@ -13,7 +13,7 @@ from recovery_plugin.config import StepSpec
 from recovery_plugin.names import attempt_log_name
 from recovery_plugin.redact import Redactor
 from recovery_plugin.report.model import Attempt, StepRecord, StepStatus
-from recovery_plugin.run.process import ProcessResult, run_process
+from recovery_plugin.run.process import GroupHook, ProcessResult, no_group_hook, run_process
 
 if TYPE_CHECKING:
     from tenacity.wait import wait_base
@@ -58,8 +58,12 @@ def run_step(
     redactor: Redactor,
     cancel: threading.Event,
     on_change: Callable[[StepRecord], None] = lambda record: None,
+    on_group_start: GroupHook = no_group_hook,
+    on_group_end: GroupHook = no_group_hook,
 ) -> StepRecord:
-    """Run ``argv`` under ``spec``'s retries (exponential backoff with jitter, capped)."""
+    """Run ``argv`` under ``spec``'s retries (exponential backoff with jitter, capped).
+
+    ``on_group_start`` / ``on_group_end`` get each attempt's process group id (the lock)."""
     import tenacity  # deferred: only an apply run pays for it
 
     record.status = "running"
@@ -78,6 +82,8 @@ def run_step(
             env=env,
             kill_grace=spec.kill_grace,
             cancel=cancel,
+            on_group_start=on_group_start,
+            on_group_end=on_group_end,
         )
         record.attempts.append(
             Attempt(
