@@ -58,6 +58,7 @@ def execute(context: RunContext, console: Console, progress: Progress | None = N
         lock = OutputLock(context.settings.output_dir, run_id=context.run_id, warn=console)
         lock.acquire()
     try:
+        _remove_stale_temporaries(context)
         context.run_dir.mkdir()
         return _execute_locked(context, console, progress, start, lock)
     finally:
@@ -121,6 +122,15 @@ def _execute_locked(
     if result is not None:
         _say_verification(report, console)
     return RunOutcome(payload, _exit_code(report, interrupt), writer.path)
+
+
+def _remove_stale_temporaries(context: RunContext) -> None:
+    """Temporaries of atomic writes killed in an earlier run (run, step and copy directories)."""
+    from recovery_plugin.atomic import remove_stale_temporaries
+
+    remove_stale_temporaries(context.settings.output_dir, depth=3)
+    if context.report_copy is not None:
+        remove_stale_temporaries(context.report_copy.parent, depth=0)
 
 
 def _masked(console: Console, redactor: Redactor) -> Console:
