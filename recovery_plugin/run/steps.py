@@ -82,6 +82,7 @@ def run_step(
             env=env,
             kill_grace=spec.kill_grace,
             cancel=cancel,
+            max_log_bytes=spec.max_log_bytes,
             on_group_start=on_group_start,
             on_group_end=on_group_end,
         )
@@ -98,6 +99,7 @@ def run_step(
         )
         record.log_path = str(result.log_path)
         record.tail = result.tail
+        record.log_truncated_at = result.log_truncated_at
         record.stopped += result.stopped
         record.left_running += result.left_running
         on_change(record)
