@@ -29,6 +29,12 @@ class StepGroups(Protocol):
     def forget_step(self, pgid: int) -> None: ...
 
 
+def _ends_the_run(record: StepRecord) -> bool:
+    from recovery_plugin.run.steps import ends_the_run
+
+    return ends_the_run(record)
+
+
 def _skip(record: StepRecord, reason: str) -> None:
     record.status = "skipped"
     record.error = reason
@@ -60,7 +66,7 @@ def run_mutating_steps(
             writer.write(report)
             return
         _run_one(context, record, report, writer, cancel, console, progress, lock)
-        if record.failed and not request.continue_on_error:
+        if record.failed and (not request.continue_on_error or _ends_the_run(record)):
             stop_mutations.set()
 
     ingest = report.step("ingest")

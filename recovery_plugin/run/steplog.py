@@ -4,11 +4,14 @@ never raised into the thread that drains the step's output."""
 from __future__ import annotations
 
 import contextlib
+import errno
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-__all__ = ["DEFAULT_MAX_LOG_BYTES", "StepLog", "open_binary"]
+__all__ = ["DEFAULT_MAX_LOG_BYTES", "LOG_FAILURE_PREFIX", "StepLog", "open_binary"]
+
+LOG_FAILURE_PREFIX = "cannot write the step log"
 
 DEFAULT_MAX_LOG_BYTES = 32 * 1024 * 1024
 MIN_MAX_LOG_BYTES = 4096
@@ -108,5 +111,20 @@ class StepLog:
         return len(self._note())
 
     def _fail(self, exc: OSError) -> None:
-        if self.error is None:
-            self.error = f"cannot write the step log {self.path}: {exc.strerror or exc}"
+        if self.error is not None:
+            return
+        self.error = f"{LOG_FAILURE_PREFIX} {self.path}: {exc.strerror or exc}"
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            self._make_room()
+
+    def _make_room(self) -> None:
+        """On a full disk, empty the log (the command line and the reason stay) so the report fits."""
+        if self._handle is None:
+            return
+        with contextlib.suppress(OSError):
+            self._handle.seek(0)
+            self._handle.truncate()  # frees the space first; what we keep was read before
+        with contextlib.suppress(OSError):
+            note = f"[recovery-bundle] {self.error}; the log was emptied to leave room\n"
+            self._handle.write(self._header + note.encode("utf-8", "replace"))
+            self._handle.flush()
