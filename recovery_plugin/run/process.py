@@ -50,6 +50,8 @@ _READ_BYTES = 64 * 1024
 _POLL_SECONDS = 0.05
 # Seconds the output pipe may stay open once the command has exited (a descendant holding it).
 _DRAIN_SECONDS = 2.0
+# Once told to stop, the output already in the pipe is still logged, up to this much.
+_FINAL_DRAIN_BYTES = 1024 * 1024
 
 GroupHook = Callable[[int], None]
 
@@ -261,9 +263,13 @@ def _pump(
     """Copy the output to the log, line by line, until EOF or ``stop_reading``."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     pending = ""  # an unfinished line, held back so a secret split across reads is still masked
-    while not stop_reading.is_set():
-        ready_fds, _, _ = select.select([fd], [], [], _POLL_SECONDS)
+    final_budget = _FINAL_DRAIN_BYTES
+    while final_budget > 0:
+        stopping = stop_reading.is_set()  # then only what is already buffered, bounded
+        ready_fds, _, _ = select.select([fd], [], [], 0 if stopping else _POLL_SECONDS)
         if not ready_fds:
+            if stopping:
+                break
             continue
         try:
             raw = os.read(fd, _READ_BYTES)
@@ -271,6 +277,8 @@ def _pump(
             break
         if not raw:
             break
+        if stopping:
+            final_budget -= len(raw)
         text = pending + decoder.decode(raw)
         complete, newline, rest = text.rpartition("\n")
         if newline:
