@@ -1,4 +1,9 @@
-"""Atomic file writes: a reader sees the old file or the whole new one, never a torn one."""
+"""Atomic file writes: a reader sees the old file or the whole new one, never a torn one.
+
+The temporary file is named ``.<name>.<writer pid>.<random>.tmp``: a writer killed mid-write
+leaves it behind, and :func:`remove_stale_temporaries` (called by the next run) removes the ones
+whose writer is no longer running.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,20 @@ import contextlib
 import io
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["write_bytes_atomic", "write_json_atomic", "write_text_atomic"]
+__all__ = [
+    "remove_stale_temporaries",
+    "write_bytes_atomic",
+    "write_json_atomic",
+    "write_text_atomic",
+]
+
+_TEMPORARY = re.compile(r"^\..+\.(?P<pid>[0-9]+)\.[^.]+\.tmp$")
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
@@ -20,7 +33,9 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
 
 def _write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent
+    )
     try:
         # mkstemp makes the file 0600; keep the mode of the file being replaced, else 0644.
         try:
@@ -56,3 +71,36 @@ def write_json_atomic(path: Path, payload: Any) -> None:
         text.detach()
 
     _write_atomic(Path(path), dump)
+
+
+def remove_stale_temporaries(directory: Path, *, depth: int = 1) -> list[Path]:
+    """Remove the temporaries of killed atomic writes in ``directory`` and its subdirectories
+    down to ``depth`` levels; a live writer's are kept. Returns what was removed."""
+    removed: list[Path] = []
+    try:
+        entries = sorted(Path(directory).iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        if depth > 0 and entry.is_dir() and not entry.is_symlink():
+            removed += remove_stale_temporaries(entry, depth=depth - 1)
+            continue
+        match = _TEMPORARY.match(entry.name)
+        if match is None or _writer_alive(int(match["pid"])) or not entry.is_file():
+            continue
+        with contextlib.suppress(OSError):
+            entry.unlink()
+            removed.append(entry)
+    return removed
+
+
+def _writer_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -145,6 +145,8 @@ class StepSpec:
     """Exit codes worth another attempt; empty means any non-zero code."""
     kill_grace: float = field(default=5.0, metadata=_SECONDS)
     """Seconds between SIGTERM and SIGKILL when the step must be stopped."""
+    max_log_bytes: int = field(default=32 * 1024 * 1024, metadata=rule(minimum=4096))
+    """Cap of one attempt's log file; past it the earliest output is dropped, the tail kept."""
     cwd: str | None = None
     env: Mapping[str, str] = field(default_factory=dict, metadata=_STRINGS_MAY_BE_EMPTY)
     optional_args: Mapping[str, tuple[str, ...]] = field(

@@ -3,12 +3,21 @@
 On a terminal, a status line at the bottom is redrawn in place (running steps with their elapsed
 time, reprocess n/N, capture n/N) while event lines scroll above it. Anywhere else (a CI log, a
 pipe), it is plain line-by-line output and nothing is redrawn.
+
+A console that went away (``recovery-bundle run ... | head -1``) never stops a run: the first
+write failing with a broken pipe closes the console, later lines are dropped, and the stream's
+descriptor is pointed at ``/dev/null`` so the final summary and the interpreter's own flush at
+exit cannot fail either. The report is still written and the exit code stays the run's.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import threading
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 __all__ = ["Progress"]
@@ -26,15 +35,13 @@ class Progress:
         self._status_width = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._gone = False
 
     # --- events from the runner ------------------------------------------------------------
 
     def line(self, text: str) -> None:
         with self._lock:
-            self._clear()
-            self._stream.write(text + "\n")
-            self._draw()
-            self._stream.flush()
+            self._guarded(lambda: self._emit(text))
 
     def step_started(self, label: str) -> None:
         with self._lock:
@@ -67,15 +74,40 @@ class Progress:
         if self._thread is not None:
             self._thread.join(2)
         with self._lock:
-            self._clear()
-            self._stream.flush()
+            self._guarded(self._clear_and_flush)
 
     def _redraw_loop(self) -> None:
         while not self._stop.wait(_REDRAW_SECONDS):
             with self._lock:
-                self._clear()
-                self._draw()
-                self._stream.flush()
+                self._guarded(self._redraw)
+
+    # --- writing, tolerant of a console that went away -------------------------------------
+
+    def _emit(self, text: str) -> None:
+        self._clear()
+        self._stream.write(text + "\n")
+        self._draw()
+        self._stream.flush()
+
+    def _redraw(self) -> None:
+        self._clear()
+        self._draw()
+        self._stream.flush()
+
+    def _clear_and_flush(self) -> None:
+        self._clear()
+        self._stream.flush()
+
+    def _guarded(self, write: Callable[[], None]) -> None:
+        if self._gone:
+            return
+        try:
+            write()
+        except OSError as exc:
+            if not isinstance(exc, BrokenPipeError) and exc.errno != errno.EPIPE:
+                raise
+            self._gone = True
+            _silence(self._stream)
 
     def status(self) -> str:
         now = time.monotonic()
@@ -101,3 +133,13 @@ class Progress:
         if self._live and self._status_width:
             self._stream.write("\r" + " " * self._status_width + "\r")
             self._status_width = 0
+
+
+def _silence(stream: TextIO) -> None:
+    """Point ``stream``'s descriptor at /dev/null: later writes (click's, the interpreter's
+    flush at exit) succeed and go nowhere instead of failing on the broken pipe."""
+    with contextlib.suppress(OSError, ValueError):
+        fd = stream.fileno()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)

@@ -39,6 +39,12 @@ class StepRecord:
     log_path: str | None = None
     attempts: list[Attempt] = field(default_factory=list)
     tail: list[str] = field(default_factory=list)
+    log_truncated_at: int | None = None
+    """The log's cap in bytes when the step's output outgrew it (the earliest output dropped)."""
+    stopped: list[int] = field(default_factory=list)
+    """Pids of processes the step left behind (e.g. a ``setsid`` daemon), stopped by the harness."""
+    left_running: list[int] = field(default_factory=list)
+    """Pids of processes the step left behind that the harness could not stop."""
 
     @property
     def failed(self) -> bool:

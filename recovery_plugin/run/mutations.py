@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from recovery_plugin.ids import write_matchup_file
 from recovery_plugin.names import FAILED_IDS_NAME
@@ -23,6 +24,17 @@ __all__ = ["run_mutating_steps"]
 Console = Callable[[str], None]
 
 
+class StepGroups(Protocol):
+    def record_step(self, pgid: int) -> None: ...
+    def forget_step(self, pgid: int) -> None: ...
+
+
+def _ends_the_run(record: StepRecord) -> bool:
+    from recovery_plugin.run.steps import ends_the_run
+
+    return ends_the_run(record)
+
+
 def _skip(record: StepRecord, reason: str) -> None:
     record.status = "skipped"
     record.error = reason
@@ -35,7 +47,9 @@ def run_mutating_steps(
     cancel: threading.Event,
     console: Console,
     progress: Progress,
+    lock: StepGroups | None = None,
 ) -> None:
+    """``lock`` (the output lock) records each running step's process group."""
     request = context.request
     stop_mutations = threading.Event()
 
@@ -51,8 +65,8 @@ def run_mutating_steps(
             )
             writer.write(report)
             return
-        _run_one(context, record, report, writer, cancel, console, progress)
-        if record.failed and not request.continue_on_error:
+        _run_one(context, record, report, writer, cancel, console, progress, lock)
+        if record.failed and (not request.continue_on_error or _ends_the_run(record)):
             stop_mutations.set()
 
     ingest = report.step("ingest")
@@ -84,7 +98,9 @@ def _run_one(
     cancel: threading.Event,
     console: Console,
     progress: Progress,
+    lock: StepGroups | None,
 ) -> None:
+    from recovery_plugin.run.process import no_group_hook
     from recovery_plugin.run.steps import run_step
 
     spec = context.runbook.steps[record.name]
@@ -105,6 +121,8 @@ def _run_one(
         redactor=redactor,
         cancel=cancel,
         on_change=lambda _record: writer.write(report),
+        on_group_start=lock.record_step if lock else no_group_hook,
+        on_group_end=lock.forget_step if lock else no_group_hook,
     )
     progress.step_finished(redactor.text(label))
     if record.name == "reprocess":

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recovery_plugin.clock import now_iso
 from recovery_plugin.errors import ExitCode, RecoveryError
@@ -26,6 +26,9 @@ from recovery_plugin.report.result import VerificationResult
 from recovery_plugin.report.writer import Report, ReportWriter
 from recovery_plugin.resolve.context import RunContext, RunRequest, prepare
 from recovery_plugin.run.signals import Interrupt
+
+if TYPE_CHECKING:
+    from recovery_plugin.run.lock import OutputLock
 
 __all__ = ["RunOutcome", "RunRequest", "execute", "prepare"]
 
@@ -55,15 +58,20 @@ def execute(context: RunContext, console: Console, progress: Progress | None = N
         lock = OutputLock(context.settings.output_dir, run_id=context.run_id, warn=console)
         lock.acquire()
     try:
+        _remove_stale_temporaries(context)
         context.run_dir.mkdir()
-        return _execute_locked(context, console, progress, start)
+        return _execute_locked(context, console, progress, start, lock)
     finally:
         if lock is not None:
             lock.release()
 
 
 def _execute_locked(
-    context: RunContext, console: Console, progress: Progress, start: float
+    context: RunContext,
+    console: Console,
+    progress: Progress,
+    start: float,
+    lock: OutputLock | None,
 ) -> RunOutcome:
     mode = context.mode
     report = context.start_report()
@@ -82,7 +90,9 @@ def _execute_locked(
                     from recovery_plugin.run.mutations import run_mutating_steps
 
                     capture_baseline(context, report, writer, console)
-                    run_mutating_steps(context, report, writer, interrupt.cancel, console, progress)
+                    run_mutating_steps(
+                        context, report, writer, interrupt.cancel, console, progress, lock
+                    )
                 result = _verify(context, report, writer, interrupt, console, progress)
     except RecoveryError as exc:
         report.status = "failed"
@@ -112,6 +122,15 @@ def _execute_locked(
     if result is not None:
         _say_verification(report, console)
     return RunOutcome(payload, _exit_code(report, interrupt), writer.path)
+
+
+def _remove_stale_temporaries(context: RunContext) -> None:
+    """Temporaries of atomic writes killed in an earlier run (run, step and copy directories)."""
+    from recovery_plugin.atomic import remove_stale_temporaries
+
+    remove_stale_temporaries(context.settings.output_dir, depth=3)
+    if context.report_copy is not None:
+        remove_stale_temporaries(context.report_copy.parent, depth=0)
 
 
 def _masked(console: Console, redactor: Redactor) -> Console:

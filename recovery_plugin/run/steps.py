@@ -13,12 +13,13 @@ from recovery_plugin.config import StepSpec
 from recovery_plugin.names import attempt_log_name
 from recovery_plugin.redact import Redactor
 from recovery_plugin.report.model import Attempt, StepRecord, StepStatus
-from recovery_plugin.run.process import ProcessResult, run_process
+from recovery_plugin.run.process import GroupHook, ProcessResult, no_group_hook, run_process
+from recovery_plugin.run.steplog import LOG_FAILURE_PREFIX
 
 if TYPE_CHECKING:
     from tenacity.wait import wait_base
 
-__all__ = ["backoff_wait", "run_step"]
+__all__ = ["backoff_wait", "ends_the_run", "run_step"]
 
 
 def backoff_wait(spec: StepSpec) -> wait_base:
@@ -40,11 +41,18 @@ def _status(result: ProcessResult) -> StepStatus:
 
 
 def _worth_retrying(spec: StepSpec, result: ProcessResult) -> bool:
-    if result.ok or result.cancelled:
-        return False
+    if result.ok or result.cancelled or result.log_failed:
+        return False  # a full disk does not empty itself between attempts
     if result.timed_out or not spec.retry_on_exit_codes:
         return True
     return result.exit_code in spec.retry_on_exit_codes
+
+
+def ends_the_run(record: StepRecord) -> bool:
+    """The step's log could not be written (a full disk): no later step can do better."""
+    return bool(record.attempts) and str(record.attempts[-1].error or "").startswith(
+        LOG_FAILURE_PREFIX
+    )
 
 
 def run_step(
@@ -58,8 +66,12 @@ def run_step(
     redactor: Redactor,
     cancel: threading.Event,
     on_change: Callable[[StepRecord], None] = lambda record: None,
+    on_group_start: GroupHook = no_group_hook,
+    on_group_end: GroupHook = no_group_hook,
 ) -> StepRecord:
-    """Run ``argv`` under ``spec``'s retries (exponential backoff with jitter, capped)."""
+    """Run ``argv`` under ``spec``'s retries (exponential backoff with jitter, capped).
+
+    ``on_group_start`` / ``on_group_end`` get each attempt's process group id (the lock)."""
     import tenacity  # deferred: only an apply run pays for it
 
     record.status = "running"
@@ -78,6 +90,9 @@ def run_step(
             env=env,
             kill_grace=spec.kill_grace,
             cancel=cancel,
+            max_log_bytes=spec.max_log_bytes,
+            on_group_start=on_group_start,
+            on_group_end=on_group_end,
         )
         record.attempts.append(
             Attempt(
@@ -92,6 +107,9 @@ def run_step(
         )
         record.log_path = str(result.log_path)
         record.tail = result.tail
+        record.log_truncated_at = result.log_truncated_at
+        record.stopped += result.stopped
+        record.left_running += result.left_running
         on_change(record)
         return result
 
