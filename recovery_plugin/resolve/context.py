@@ -26,6 +26,7 @@ from recovery_plugin.resolve.inputs import (
     check_output_dir,
     dedupe_ids,
     load_resumed_report,
+    output_file_path,
     report_copy_path,
 )
 from recovery_plugin.resolve.plan import PlanInputs, PlannedStep, plan_steps
@@ -155,6 +156,7 @@ def resolve_run(request: RunRequest) -> RunContext:
         runbook.secret_env,
     )
     output_dir = absolute(settings.output_dir, request.cwd)
+    output_file_path(request.junit_xml, request.cwd, "--junit-xml")
     if request.keeps_report:
         check_output_dir(output_dir, settings.sources["output_dir"])
     run_id = new_run_id()

@@ -13,7 +13,14 @@ from recovery_plugin.errors import ConfigError
 from recovery_plugin.ids import check_matchup_id
 from recovery_plugin.names import REPORT_NAME, report_file
 
-__all__ = ["absolute", "check_output_dir", "dedupe_ids", "load_resumed_report", "report_copy_path"]
+__all__ = [
+    "absolute",
+    "check_output_dir",
+    "dedupe_ids",
+    "load_resumed_report",
+    "output_file_path",
+    "report_copy_path",
+]
 
 
 def absolute(path: Path, cwd: Path) -> Path:
@@ -76,15 +83,24 @@ def check_output_dir(output_dir: Path, source: str) -> None:
 
 def report_copy_path(report_copy: Path | None, cwd: Path) -> Path | None:
     """``--report PATH``: where a copy of the report goes; its directory is created now."""
-    if report_copy is None:
+    return output_file_path(report_copy, cwd, "--report")
+
+
+def output_file_path(given: Path | None, cwd: Path, flag: str) -> Path | None:
+    """A file the run will write (``--report``, ``--junit-xml``): not a directory, and its
+    directory exists (created now) — so a wrong path fails before anything runs."""
+    if given is None:
         return None
-    path = absolute(report_copy, cwd)
-    if path.exists() and path.is_dir():
-        raise ConfigError(f"--report {report_copy} is a directory, not a file path")
+    path = absolute(given, cwd)
+    if path.is_dir():
+        raise ConfigError(f"{flag} {given} is a directory, not a file path")
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise ConfigError(f"{flag} {given}: {blocker} is a file, not a directory")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(
-            f"cannot create the directory of --report {report_copy}: {exc.strerror}"
+            f"cannot create the directory of {flag} {given}: {exc.strerror or exc}"
         ) from None
     return path
