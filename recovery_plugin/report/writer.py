@@ -50,6 +50,8 @@ class Report:
     error: str | None = None
     resumed_from: str | None = None
     evidence: dict[str, Any] | None = None
+    ids_to_redo: list[str] = field(default_factory=list)
+    """The ids a re-apply must still do (set by the finisher)."""
 
     def step(self, name: str, matchup_id: str | None = None) -> StepRecord | None:
         return next((s for s in self.steps if s.name == name and s.matchup_id == matchup_id), None)
@@ -90,6 +92,7 @@ class Report:
             "evidence": self.evidence,
             "ops_checklist": list(self.ops_checklist),
             "error": self.error,
+            "ids_to_redo": list(self.ids_to_redo),
             "generated_at": now_iso(),
         }
 
