@@ -50,6 +50,7 @@ class Report:
     error: str | None = None
     resumed_from: str | None = None
     evidence: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
     ids_to_redo: list[str] = field(default_factory=list)
     """The ids a re-apply must still do (set by the finisher)."""
 
@@ -92,6 +93,7 @@ class Report:
             "evidence": self.evidence,
             "ops_checklist": list(self.ops_checklist),
             "error": self.error,
+            "warnings": list(self.warnings),
             "ids_to_redo": list(self.ids_to_redo),
             "generated_at": now_iso(),
         }

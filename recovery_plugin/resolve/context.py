@@ -61,6 +61,8 @@ class RunRequest:
     """The flags are the plugin's: errors name them as ``--recovery-*``."""
     ids_source: str | None = None
     """Where the ids came from, when not ``--matchup-id`` (for error messages)."""
+    require_ids: bool = False
+    """``--require-ids``: no id, or every step skipped, is an error rather than a warning."""
     keeps_report: bool = True
     """False for a plain pytest gate without an output directory: no run directory, no report."""
 
@@ -117,6 +119,7 @@ class RunContext:
             lang=self.settings.lang,
             preflight=dict(self.preflight),
             unmasked_secrets=list(self.unmasked_secrets),
+            warnings=list(self.warnings),
             steps=[step.record(self.mode) for step in self.plan],
             resumed_from=str(self.previous.get("run_dir")) if self.previous else None,
         )
@@ -176,6 +179,7 @@ def resolve_run(request: RunRequest) -> RunContext:
             previous=previous,
         ),
     )
+    warnings += _nothing_to_do(request, runbook, ids, plan)
     return RunContext(
         request=request,
         runbook=runbook,
@@ -198,6 +202,22 @@ def resolve_run(request: RunRequest) -> RunContext:
 
 prepare = resolve_run
 """The name this function was exported under before the run context existed."""
+
+
+def _nothing_to_do(
+    request: RunRequest, runbook: Runbook, ids: Sequence[str], plan: Sequence[PlannedStep]
+) -> list[str]:
+    """A run given no id, or whose every step is skipped: warnings, or (``--require-ids``,
+    ``require_ids = true``) a ConfigError."""
+    problems = []
+    if not ids:
+        problems.append("no matchup id given: no matchup is reprocessed or checked")
+    if plan and all(step.skip_reason is not None for step in plan):
+        problems.append("every step is skipped: this run does nothing")
+    if problems and (request.require_ids or runbook.require_ids):
+        why = "--require-ids" if request.require_ids else f"require_ids = true in {runbook.source}"
+        raise ConfigError(f"{'; '.join(problems)} (an error because of {why})")
+    return [f"warning: {problem}" for problem in problems]
 
 
 def _config_path(request: RunRequest) -> Path | None:
