@@ -24,6 +24,7 @@ from recovery_plugin.report.writer import Report
 from recovery_plugin.resolve.inputs import (
     absolute,
     check_output_dir,
+    check_resumed_ids,
     dedupe_ids,
     load_resumed_report,
     output_file_path,
@@ -130,7 +131,7 @@ def resolve_run(request: RunRequest) -> RunContext:
     previous = None
     if request.resume_from is not None:
         previous = load_resumed_report(request.resume_from, request.cwd, request.mode)
-        request = _resumed_request(request, previous)
+        request = _resumed_request(request, previous, request.resume_from)
     runbook = load_runbook(_config_path(request))
     settings = resolve_settings(
         runbook,
@@ -147,6 +148,8 @@ def resolve_run(request: RunRequest) -> RunContext:
     if request.matchup_file is not None:
         raw_ids += read_matchup_file(absolute(request.matchup_file, request.cwd))
     ids, warnings = dedupe_ids(raw_ids, request.ids_source)
+    if previous is not None and request.resume_from is not None:
+        check_resumed_ids(ids, previous, request.resume_from)
     if request.poll_fingerprint is not None and not request.poll_fingerprint.strip():
         raise ConfigError("--poll-fingerprint is empty")
     step_env = {**request.environ, **runbook.env}
@@ -230,18 +233,56 @@ def _config_path(request: RunRequest) -> Path | None:
     return absolute(path, request.cwd)
 
 
-def _resumed_request(request: RunRequest, previous: Mapping[str, Any]) -> RunRequest:
-    """The same config, ids and service as the resumed run, unless given again on the command line."""
+def _resumed_request(
+    request: RunRequest, previous: Mapping[str, Any], resume_from: Path
+) -> RunRequest:
+    """The same ids, service and output directory as the resumed run, unless given again.
+
+    Nothing in the report is trusted to run: the config is resolved as for any run and must be
+    the one the report names; a masked api_base is never sent; the run goes beside the resumed
+    one (so it takes that directory's lock and ``history`` finds it).
+    """
+    shown = resume_from
     flags = dict(request.flags)
+    output_dir = absolute(resume_from, request.cwd).parent
+    given_dir = flags.get("output_dir")
+    if given_dir is not None and absolute(Path(given_dir), request.cwd).resolve() != (
+        output_dir.resolve()
+    ):
+        raise ConfigError(
+            f"--resume {shown} runs in its own output directory {output_dir},"
+            f" not --output-dir {given_dir}"
+        )
+    flags["output_dir"] = str(output_dir)
     if flags.get("api_base") is None:
-        flags["api_base"] = previous.get("api_base")
-    config_path = request.config_path
-    if config_path is None and previous.get("config_path"):
-        config_path = Path(previous["config_path"])
+        if "***" in previous["api_base"]:
+            raise ConfigError(
+                f"--resume {shown}: the report's api_base is masked ({previous['api_base']});"
+                " give --api-base again"
+            )
+        flags["api_base"] = previous["api_base"]
+    _check_same_config(request, previous.get("config_path"), resume_from)
     return replace(
         request,
         flags=flags,
-        config_path=config_path,
-        matchup_ids=list(request.matchup_ids) or list(previous.get("matchup_ids", [])),
-        poll_fingerprint=request.poll_fingerprint or previous.get("poll_fingerprint"),
+        matchup_ids=list(request.matchup_ids) or list(previous["matchup_ids"]),
+        poll_fingerprint=request.poll_fingerprint or previous["poll_fingerprint"],
     )
+
+
+def _check_same_config(request: RunRequest, recorded: str | None, resume_from: Path) -> None:
+    """The config this run resolves (--config, RECOVERY_CONFIG, discovery) is the resumed run's."""
+    resolved = _config_path(request)
+    same = (resolved is None and recorded is None) or (
+        resolved is not None
+        and recorded is not None
+        and resolved.resolve() == absolute(Path(recorded), request.cwd).resolve()
+    )
+    if not same:
+        ours = resolved or "the built-in default profile"
+        theirs = recorded or "the built-in default profile"
+        raise ConfigError(
+            f"--resume {resume_from}: the resumed run used config {theirs}, this run"
+            f" resolves {ours} (--config, RECOVERY_CONFIG, recovery.toml); give --config"
+            " for the config you mean to run"
+        )
