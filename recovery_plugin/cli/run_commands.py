@@ -54,6 +54,11 @@ _require_ids = click.option(
     help="Re-run only what failed, timed out, was skipped or interrupted in RUN_DIR (same config and ids); verify all.",
 )
 @_require_ids
+@click.option(
+    "--no-preflight",
+    is_flag=True,
+    help="Apply even when a step lacks a required variable, its executable or its script.",
+)
 @common_options
 def run(**options: Any) -> None:
     """Run the recovery bundle: ingest, reprocess each matchup, then capture and verify."""
@@ -97,6 +102,7 @@ def _launch(mode: str, options: dict[str, Any]) -> None:
         skip_capture=bool(options.get("skip_capture")),
         junit_xml=options.get("junit_xml"),
         require_ids=bool(options.get("require_ids")),
+        no_preflight=bool(options.get("no_preflight")),
         environ=dict(os.environ),
     )
     as_json = bool(options.get("as_json"))

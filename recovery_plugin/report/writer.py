@@ -51,6 +51,8 @@ class Report:
     resumed_from: str | None = None
     evidence: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+    preflight_problems: list[str] = field(default_factory=list)
+    preflight_overridden: bool = False
     ids_to_redo: list[str] = field(default_factory=list)
     """The ids a re-apply must still do (set by the finisher)."""
 
@@ -87,6 +89,8 @@ class Report:
             "duration_s": self.duration_s,
             "preflight": dict(self.preflight),
             "unmasked_secrets": list(self.unmasked_secrets),
+            "preflight_problems": list(self.preflight_problems),
+            "preflight_overridden": self.preflight_overridden,
             "steps": [s.to_dict() for s in self.steps],
             "readiness": self.readiness,
             "verification": self.verification,

@@ -31,6 +31,7 @@ from recovery_plugin.resolve.inputs import (
     report_copy_path,
 )
 from recovery_plugin.resolve.plan import PlanInputs, PlannedStep, plan_steps
+from recovery_plugin.resolve.preflight import enforce_preflight, preflight_problems
 
 __all__ = ["Mode", "RunContext", "RunRequest", "prepare", "resolve_run"]
 
@@ -63,6 +64,8 @@ class RunRequest:
     ids_source: str | None = None
     """Where the ids came from, when not ``--matchup-id`` (for error messages)."""
     require_ids: bool = False
+    no_preflight: bool = False
+    """``--no-preflight``: apply even when a step lacks what it needs (recorded in the report)."""
     """``--require-ids``: no id, or every step skipped, is an error rather than a warning."""
     keeps_report: bool = True
     """False for a plain pytest gate without an output directory: no run directory, no report."""
@@ -83,6 +86,8 @@ class RunContext:
     preflight: Mapping[str, bool]
     unmasked_secrets: tuple[str, ...]
     """Secret variables too short or too common to mask: where each is set, and why."""
+    preflight_problems: tuple[str, ...]
+    """What a step that will run lacks (a variable, its executable, its script)."""
     warnings: tuple[str, ...]
     plan: tuple[PlannedStep, ...]
     previous: Mapping[str, Any] | None = None
@@ -121,6 +126,8 @@ class RunContext:
             preflight=dict(self.preflight),
             unmasked_secrets=list(self.unmasked_secrets),
             warnings=list(self.warnings),
+            preflight_problems=list(self.preflight_problems),
+            preflight_overridden=self.request.no_preflight and bool(self.preflight_problems),
             steps=[step.record(self.mode) for step in self.plan],
             resumed_from=str(self.previous.get("run_dir")) if self.previous else None,
         )
@@ -183,6 +190,9 @@ def resolve_run(request: RunRequest) -> RunContext:
         ),
     )
     warnings += _nothing_to_do(request, runbook, ids, plan)
+    problems = preflight_problems(runbook, plan, step_env, request.cwd)
+    enforce_preflight(problems, mode=request.mode, overridden=request.no_preflight)
+    warnings += [f"preflight: {problem}" for problem in problems]
     return RunContext(
         request=request,
         runbook=runbook,
@@ -193,6 +203,7 @@ def resolve_run(request: RunRequest) -> RunContext:
         step_env=step_env,
         redactor=Redactor([*(s.value for s in secrets), *url_secrets(settings.api_base)]),
         preflight={name: bool(step_env.get(name)) for name in runbook.required_env},
+        preflight_problems=tuple(problems),
         unmasked_secrets=tuple(
             f"{s.where}: not masked: {s.unmaskable}" for s in secrets if s.unmaskable
         ),
