@@ -85,6 +85,12 @@ def check_matchup_id(value: str) -> str | None:
         return "the matchup id is empty"
     if "\x00" in value:
         return "the matchup id contains a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # Lone surrogates: bytes that were not UTF-8 (argv, a JSON "\udcff"). No URL, file name
+        # or report can carry them faithfully, so no request for this id can mean anything.
+        return f"the matchup id is not UTF-8 text ({printable(value[exc.start : exc.end])} at {exc.start})"
     return None
 
 

@@ -22,6 +22,12 @@ from recovery_plugin.errors import RecoveryError
 
 __all__ = ["finish", "run", "verify"]
 
+_require_ids = click.option(
+    "--require-ids",
+    is_flag=True,
+    help="Exit 2 when no matchup id is given or every step is skipped (else a warning).",
+)
+
 
 @click.command(epilog=EXIT_CODES_HELP)
 @click.option(
@@ -47,6 +53,12 @@ __all__ = ["finish", "run", "verify"]
     metavar="RUN_DIR",
     help="Re-run only what failed, timed out, was skipped or interrupted in RUN_DIR (same config and ids); verify all.",
 )
+@_require_ids
+@click.option(
+    "--no-preflight",
+    is_flag=True,
+    help="Apply even when a step lacks a required variable, its executable or its script.",
+)
 @common_options
 def run(**options: Any) -> None:
     """Run the recovery bundle: ingest, reprocess each matchup, then capture and verify."""
@@ -61,6 +73,7 @@ def run(**options: Any) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write JUnit XML of the checks here.",
 )
+@_require_ids
 @common_options
 def verify(**options: Any) -> None:
     """Capture and verify the endpoints only (no step runs, nothing changes): the CI gate.
@@ -88,6 +101,8 @@ def _launch(mode: str, options: dict[str, Any]) -> None:
         skip_reprocess=bool(options.get("skip_reprocess")),
         skip_capture=bool(options.get("skip_capture")),
         junit_xml=options.get("junit_xml"),
+        require_ids=bool(options.get("require_ids")),
+        no_preflight=bool(options.get("no_preflight")),
         environ=dict(os.environ),
     )
     as_json = bool(options.get("as_json"))

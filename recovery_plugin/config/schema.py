@@ -201,6 +201,8 @@ class Runbook:
     jobs: int = field(default=4, metadata=rule(minimum=1))
     lang: str = field(default="en", metadata=rule(check=_check_lang))
     checks_dir: str | None = None
+    require_ids: bool = False
+    """An empty id list, or every step skipped, is an error (exit 2), not a warning."""
     required_env: tuple[str, ...] = ("DATABASE_URL", "INTERNAL_JOB_TOKEN")
     secret_env: tuple[str, ...] = DEFAULT_SECRET_ENV
     env: Mapping[str, str] = field(default_factory=dict, metadata=_STRINGS_MAY_BE_EMPTY)

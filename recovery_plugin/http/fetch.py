@@ -111,16 +111,20 @@ def targets_for(endpoints: Iterable[EndpointSpec], matchup_ids: Sequence[str]) -
 def fetch(
     client: httpx.Client, base_url: str, target: Target, *, max_body: int, redactor: Redactor
 ) -> Capture:
-    url = base_url + target.path
+    """One request; never raises: whatever goes wrong (a URL the client refuses to build, an id
+    that cannot be encoded, a broken transport) becomes this capture's ``error``."""
     capture = Capture(
         name=target.name,
-        url=redactor.text(url),
-        path=target.path,
+        url=redactor.text(base_url + target.path_template),
+        path=target.path_template,
         matchup_id=target.matchup_id,
         captured_at=now_iso(),
     )
     start = time.monotonic()
     try:
+        capture.path = target.path
+        url = base_url + capture.path
+        capture.url = redactor.text(url)
         with client.stream("GET", url) as response:
             capture.status = response.status_code
             capture.headers = redactor.headers(dict(response.headers))
@@ -130,10 +134,32 @@ def fetch(
         capture.error = {"kind": error_kind(exc), "message": redactor.text(message)}
         capture.elapsed_s = round(time.monotonic() - start, 4)
         return capture
+    except Exception as exc:  # one bad target must never lose the others
+        capture.error = {
+            "kind": _client_error_kind(exc),
+            "message": redactor.text(_first_line(exc)),
+        }
+        capture.elapsed_s = round(time.monotonic() - start, 4)
+        return capture
     capture.elapsed_s = round(time.monotonic() - start, 4)
     capture.body_bytes = len(body)
     _decode_body(capture, body, redactor)
     return capture
+
+
+def _client_error_kind(exc: Exception) -> str:
+    if isinstance(exc, httpx.InvalidURL):
+        return "invalid_url"
+    if isinstance(exc, UnicodeError):
+        return "unencodable_id"
+    return "client_error"
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    if isinstance(exc, httpx.InvalidURL):
+        return f"invalid URL: {text}"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def fetch_each(

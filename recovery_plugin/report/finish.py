@@ -12,7 +12,7 @@ from typing import Any
 
 from recovery_plugin.clock import now_iso
 from recovery_plugin.report.evidence import diff_capture_files
-from recovery_plugin.report.model import StepRecord
+from recovery_plugin.report.model import FAILED_STATUSES, StepRecord
 from recovery_plugin.report.result import (
     INTERNAL_ERROR_EXIT,
     INTERRUPTED_EXIT,
@@ -21,7 +21,10 @@ from recovery_plugin.report.result import (
 )
 from recovery_plugin.report.writer import Report, ReportWriter
 
-__all__ = ["apply_verification", "finish_report"]
+__all__ = ["apply_verification", "finish_report", "ids_to_redo"]
+
+# A reprocess step skipped for one of these reasons was not meant to run: nothing to redo.
+_CHOSEN_SKIPS = ("skipped by --", "succeeded in run ")
 
 
 def finish_report(
@@ -50,8 +53,27 @@ def finish_report(
             if step.status in ("planned", "running"):
                 step.status = "skipped"
                 step.error = step.error or "not run: the run was interrupted"
+    report.ids_to_redo = ids_to_redo(report)
     hooks = result.hooks if result is not None else NO_HOOKS
     return writer.finalize(report, finished_at=now_iso(), duration_s=duration_s, hooks=hooks)
+
+
+def ids_to_redo(report: Report) -> list[str]:
+    """The ids a re-apply must still do: reprocess failed, timed out or interrupted, and the
+    ones skipped because of a failure or an interruption. None for a run that mutates nothing."""
+    if report.mode != "apply":
+        return []
+    return [
+        step.matchup_id
+        for step in report.steps
+        if step.name == "reprocess" and step.matchup_id is not None and _to_redo(step)
+    ]
+
+
+def _to_redo(step: StepRecord) -> bool:
+    if step.status in FAILED_STATUSES or step.status in ("planned", "running"):
+        return True
+    return step.status == "skipped" and not (step.error or "").startswith(_CHOSEN_SKIPS)
 
 
 def apply_verification(

@@ -50,6 +50,11 @@ class Report:
     error: str | None = None
     resumed_from: str | None = None
     evidence: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+    preflight_problems: list[str] = field(default_factory=list)
+    preflight_overridden: bool = False
+    ids_to_redo: list[str] = field(default_factory=list)
+    """The ids a re-apply must still do (set by the finisher)."""
 
     def step(self, name: str, matchup_id: str | None = None) -> StepRecord | None:
         return next((s for s in self.steps if s.name == name and s.matchup_id == matchup_id), None)
@@ -84,12 +89,16 @@ class Report:
             "duration_s": self.duration_s,
             "preflight": dict(self.preflight),
             "unmasked_secrets": list(self.unmasked_secrets),
+            "preflight_problems": list(self.preflight_problems),
+            "preflight_overridden": self.preflight_overridden,
             "steps": [s.to_dict() for s in self.steps],
             "readiness": self.readiness,
             "verification": self.verification,
             "evidence": self.evidence,
             "ops_checklist": list(self.ops_checklist),
             "error": self.error,
+            "warnings": list(self.warnings),
+            "ids_to_redo": list(self.ids_to_redo),
             "generated_at": now_iso(),
         }
 

@@ -24,11 +24,14 @@ from recovery_plugin.report.writer import Report
 from recovery_plugin.resolve.inputs import (
     absolute,
     check_output_dir,
+    check_resumed_ids,
     dedupe_ids,
     load_resumed_report,
+    output_file_path,
     report_copy_path,
 )
 from recovery_plugin.resolve.plan import PlanInputs, PlannedStep, plan_steps
+from recovery_plugin.resolve.preflight import enforce_preflight, preflight_problems
 
 __all__ = ["Mode", "RunContext", "RunRequest", "prepare", "resolve_run"]
 
@@ -60,6 +63,10 @@ class RunRequest:
     """The flags are the plugin's: errors name them as ``--recovery-*``."""
     ids_source: str | None = None
     """Where the ids came from, when not ``--matchup-id`` (for error messages)."""
+    require_ids: bool = False
+    no_preflight: bool = False
+    """``--no-preflight``: apply even when a step lacks what it needs (recorded in the report)."""
+    """``--require-ids``: no id, or every step skipped, is an error rather than a warning."""
     keeps_report: bool = True
     """False for a plain pytest gate without an output directory: no run directory, no report."""
 
@@ -79,6 +86,8 @@ class RunContext:
     preflight: Mapping[str, bool]
     unmasked_secrets: tuple[str, ...]
     """Secret variables too short or too common to mask: where each is set, and why."""
+    preflight_problems: tuple[str, ...]
+    """What a step that will run lacks (a variable, its executable, its script)."""
     warnings: tuple[str, ...]
     plan: tuple[PlannedStep, ...]
     previous: Mapping[str, Any] | None = None
@@ -116,6 +125,9 @@ class RunContext:
             lang=self.settings.lang,
             preflight=dict(self.preflight),
             unmasked_secrets=list(self.unmasked_secrets),
+            warnings=list(self.warnings),
+            preflight_problems=list(self.preflight_problems),
+            preflight_overridden=self.request.no_preflight and bool(self.preflight_problems),
             steps=[step.record(self.mode) for step in self.plan],
             resumed_from=str(self.previous.get("run_dir")) if self.previous else None,
         )
@@ -126,7 +138,7 @@ def resolve_run(request: RunRequest) -> RunContext:
     previous = None
     if request.resume_from is not None:
         previous = load_resumed_report(request.resume_from, request.cwd, request.mode)
-        request = _resumed_request(request, previous)
+        request = _resumed_request(request, previous, request.resume_from)
     runbook = load_runbook(_config_path(request))
     settings = resolve_settings(
         runbook,
@@ -143,6 +155,8 @@ def resolve_run(request: RunRequest) -> RunContext:
     if request.matchup_file is not None:
         raw_ids += read_matchup_file(absolute(request.matchup_file, request.cwd))
     ids, warnings = dedupe_ids(raw_ids, request.ids_source)
+    if previous is not None and request.resume_from is not None:
+        check_resumed_ids(ids, previous, request.resume_from)
     if request.poll_fingerprint is not None and not request.poll_fingerprint.strip():
         raise ConfigError("--poll-fingerprint is empty")
     step_env = {**request.environ, **runbook.env}
@@ -155,6 +169,7 @@ def resolve_run(request: RunRequest) -> RunContext:
         runbook.secret_env,
     )
     output_dir = absolute(settings.output_dir, request.cwd)
+    output_file_path(request.junit_xml, request.cwd, "--junit-xml")
     if request.keeps_report:
         check_output_dir(output_dir, settings.sources["output_dir"])
     run_id = new_run_id()
@@ -174,6 +189,10 @@ def resolve_run(request: RunRequest) -> RunContext:
             previous=previous,
         ),
     )
+    warnings += _nothing_to_do(request, runbook, ids, plan)
+    problems = preflight_problems(runbook, plan, step_env, request.cwd)
+    enforce_preflight(problems, mode=request.mode, overridden=request.no_preflight)
+    warnings += [f"preflight: {problem}" for problem in problems]
     return RunContext(
         request=request,
         runbook=runbook,
@@ -184,6 +203,7 @@ def resolve_run(request: RunRequest) -> RunContext:
         step_env=step_env,
         redactor=Redactor([*(s.value for s in secrets), *url_secrets(settings.api_base)]),
         preflight={name: bool(step_env.get(name)) for name in runbook.required_env},
+        preflight_problems=tuple(problems),
         unmasked_secrets=tuple(
             f"{s.where}: not masked: {s.unmaskable}" for s in secrets if s.unmaskable
         ),
@@ -198,6 +218,22 @@ prepare = resolve_run
 """The name this function was exported under before the run context existed."""
 
 
+def _nothing_to_do(
+    request: RunRequest, runbook: Runbook, ids: Sequence[str], plan: Sequence[PlannedStep]
+) -> list[str]:
+    """A run given no id, or whose every step is skipped: warnings, or (``--require-ids``,
+    ``require_ids = true``) a ConfigError."""
+    problems = []
+    if not ids:
+        problems.append("no matchup id given: no matchup is reprocessed or checked")
+    if plan and all(step.skip_reason is not None for step in plan):
+        problems.append("every step is skipped: this run does nothing")
+    if problems and (request.require_ids or runbook.require_ids):
+        why = "--require-ids" if request.require_ids else f"require_ids = true in {runbook.source}"
+        raise ConfigError(f"{'; '.join(problems)} (an error because of {why})")
+    return [f"warning: {problem}" for problem in problems]
+
+
 def _config_path(request: RunRequest) -> Path | None:
     """``--config``, else env ``RECOVERY_CONFIG``, else ``recovery.toml`` / ``pyproject.toml``."""
     path = request.config_path
@@ -208,18 +244,56 @@ def _config_path(request: RunRequest) -> Path | None:
     return absolute(path, request.cwd)
 
 
-def _resumed_request(request: RunRequest, previous: Mapping[str, Any]) -> RunRequest:
-    """The same config, ids and service as the resumed run, unless given again on the command line."""
+def _resumed_request(
+    request: RunRequest, previous: Mapping[str, Any], resume_from: Path
+) -> RunRequest:
+    """The same ids, service and output directory as the resumed run, unless given again.
+
+    Nothing in the report is trusted to run: the config is resolved as for any run and must be
+    the one the report names; a masked api_base is never sent; the run goes beside the resumed
+    one (so it takes that directory's lock and ``history`` finds it).
+    """
+    shown = resume_from
     flags = dict(request.flags)
+    output_dir = absolute(resume_from, request.cwd).parent
+    given_dir = flags.get("output_dir")
+    if given_dir is not None and absolute(Path(given_dir), request.cwd).resolve() != (
+        output_dir.resolve()
+    ):
+        raise ConfigError(
+            f"--resume {shown} runs in its own output directory {output_dir},"
+            f" not --output-dir {given_dir}"
+        )
+    flags["output_dir"] = str(output_dir)
     if flags.get("api_base") is None:
-        flags["api_base"] = previous.get("api_base")
-    config_path = request.config_path
-    if config_path is None and previous.get("config_path"):
-        config_path = Path(previous["config_path"])
+        if "***" in previous["api_base"]:
+            raise ConfigError(
+                f"--resume {shown}: the report's api_base is masked ({previous['api_base']});"
+                " give --api-base again"
+            )
+        flags["api_base"] = previous["api_base"]
+    _check_same_config(request, previous.get("config_path"), resume_from)
     return replace(
         request,
         flags=flags,
-        config_path=config_path,
-        matchup_ids=list(request.matchup_ids) or list(previous.get("matchup_ids", [])),
-        poll_fingerprint=request.poll_fingerprint or previous.get("poll_fingerprint"),
+        matchup_ids=list(request.matchup_ids) or list(previous["matchup_ids"]),
+        poll_fingerprint=request.poll_fingerprint or previous["poll_fingerprint"],
     )
+
+
+def _check_same_config(request: RunRequest, recorded: str | None, resume_from: Path) -> None:
+    """The config this run resolves (--config, RECOVERY_CONFIG, discovery) is the resumed run's."""
+    resolved = _config_path(request)
+    same = (resolved is None and recorded is None) or (
+        resolved is not None
+        and recorded is not None
+        and resolved.resolve() == absolute(Path(recorded), request.cwd).resolve()
+    )
+    if not same:
+        ours = resolved or "the built-in default profile"
+        theirs = recorded or "the built-in default profile"
+        raise ConfigError(
+            f"--resume {resume_from}: the resumed run used config {theirs}, this run"
+            f" resolves {ours} (--config, RECOVERY_CONFIG, recovery.toml); give --config"
+            " for the config you mean to run"
+        )
