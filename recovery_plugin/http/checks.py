@@ -40,7 +40,14 @@ def _fill(value: Any, values: Mapping[str, str]) -> Any:
 
 
 def evaluate(spec: EndpointSpec, capture: Capture) -> list[str]:
-    """Every reason the capture fails ``spec``; empty when it passes."""
+    """Every reason the capture fails ``spec``; empty when it passes.
+
+    Judged on the raw response; the reasons are written (report, JUnit, console), so masked.
+    """
+    return [capture.mask(reason) for reason in _reasons(spec, capture)]
+
+
+def _reasons(spec: EndpointSpec, capture: Capture) -> list[str]:
     where = f"GET {capture.path}"
     if capture.error is not None:
         kind = capture.error["kind"]
