@@ -16,6 +16,10 @@ _TRANSPORT_REASONS = {
     "timeout": "timed out waiting for the response",
     "too_many_redirects": "too many redirects",
     "connection_dropped": "the server closed the connection without a complete response",
+    "dns_failure": "the host name does not resolve (DNS)",
+    "tls_error": "TLS handshake failed (an https URL against a plain HTTP service,"
+    " or a certificate that is not trusted)",
+    "connection_reset": "the server reset the connection before a complete response",
 }
 
 

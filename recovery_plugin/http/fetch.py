@@ -7,11 +7,14 @@ failing endpoint must not stop the others, and the checks turn each kind into a 
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
+from http.client import RemoteDisconnected
 from typing import Any
 
 import httpx
@@ -208,24 +211,60 @@ def capture_all(
 
 
 def error_kind(exc: httpx.HTTPError) -> str:
-    """The ``error.kind`` of a transport failure (the checks turn each into its own reason)."""
+    """The ``error.kind`` of a transport failure (the checks turn each into its own reason).
+
+    The httpx class says at which stage it failed; the OS error under it says why: a name that
+    does not resolve, a TLS handshake that failed, a reset — each its own kind.
+    """
     if isinstance(exc, httpx.ConnectTimeout):
         return "connect_timeout"
     if isinstance(exc, httpx.TimeoutException):
         return "timeout"
-    if isinstance(exc, httpx.ConnectError):
-        return "connection_refused"
     if isinstance(exc, httpx.TooManyRedirects):
         return "too_many_redirects"
+    cause = _os_cause(exc)
+    if isinstance(cause, socket.gaierror):
+        return "dns_failure"
+    if isinstance(cause, ssl.SSLError):
+        return "tls_error"
+    # A clean close before the status line is RemoteDisconnected, a ConnectionResetError too.
+    if isinstance(cause, ConnectionResetError) and not isinstance(cause, RemoteDisconnected):
+        return "connection_reset"
+    if isinstance(exc, httpx.ConnectError):
+        return "connection_refused"
     if isinstance(exc, httpx.RemoteProtocolError):
         return "connection_dropped"
     return "http_error"
 
 
 def describe_error(exc: httpx.HTTPError) -> str:
-    """The first line of the error's message (its type when it has none); not yet redacted."""
-    text = str(exc) or type(exc).__name__
-    return text.splitlines()[0]
+    """The first line of the error's message (its type when it has none), with the host when
+    the name did not resolve; not yet redacted."""
+    text = (str(exc) or type(exc).__name__).splitlines()[0]
+    if isinstance(_os_cause(exc), socket.gaierror):
+        host = _request_host(exc)
+        if host and host not in text:
+            text = f"{host}: {text}"
+    return text
+
+
+def _os_cause(exc: BaseException) -> OSError | None:
+    """The OS-level error an httpx error was raised from (through httpcore's own), if any."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _request_host(exc: httpx.HTTPError) -> str | None:
+    try:
+        return exc.request.url.host
+    except RuntimeError:  # an error raised without its request
+        return None
 
 
 def _timeout_note(exc: httpx.HTTPError, timeout: httpx.Timeout) -> str:
