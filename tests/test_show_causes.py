@@ -110,3 +110,12 @@ def test_history_lists_unreadable_and_stale_runs_as_such(tmp_path: Path) -> None
     assert "stale" in dead
     assert "\x1b" not in history and "\x07" not in history
     assert "m\\x1b[31m-red" in history
+
+
+def test_the_run_summary_escapes_control_characters_in_ids() -> None:
+    from recovery_plugin.render.summary import render_summary
+
+    lines = render_summary(_report(), "r.json")
+
+    assert not any("\x1b" in line for line in lines)
+    assert any("m\\x1b[31m-red" in line for line in lines)

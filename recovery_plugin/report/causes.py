@@ -35,14 +35,16 @@ _COMMAND_NOT_FOUND_EXIT = 127
 @dataclass(frozen=True)
 class Cause:
     kind: str
-    """``missing_env``, ``not_found``, ``timeout``, ``interrupted``, ``signal``, ``exit_code``
-    or ``unknown``."""
+    """``missing_env``, ``not_found``, ``timeout``, ``interrupted``, ``signal``, ``exit_code``,
+    ``checks`` (the capture step: verification failed) or ``unknown``."""
     detail: str = ""
 
 
 def step_cause(step: Mapping[str, Any], report: Mapping[str, Any]) -> Cause:
     """The cause of a failed (or timed-out, interrupted) step."""
     status = step.get("status")
+    if step.get("name") == "capture" and status == "failed":
+        return Cause("checks", str(step.get("error") or "some checks failed"))
     missing = [name for name, present in (report.get("preflight") or {}).items() if not present]
     if status == "failed" and missing:
         return Cause("missing_env", ", ".join(str(name) for name in missing))
@@ -146,9 +148,9 @@ ADVICE: Mapping[str, Mapping[str, str]] = {
 
 def advice(cause: Cause, step: Mapping[str, Any], lang: str) -> str | None:
     """The advice for ``cause`` in ``lang``; None for an unknown cause (generic advice applies)."""
-    if cause.kind == "unknown":
-        return None
     text = ADVICE.get(lang, ADVICE["en"])
+    if cause.kind not in text:
+        return None  # unknown (or the capture's checks, which have their own guide)
     key = cause.kind
     if key == "exit_code" and step.get("name") == "ingest":
         key = "exit_code_ingest"  # the ingest script leaves its own failure artifacts
@@ -171,5 +173,6 @@ def cause_label(cause: Cause) -> str:
         "interrupted": "interrupted",
         "signal": f"killed by signal {cause.detail}",
         "exit_code": f"exit code {cause.detail}",
+        "checks": f"verification failed: {cause.detail}",
     }
     return labels.get(cause.kind, "unknown")
