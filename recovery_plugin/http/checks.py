@@ -16,6 +16,10 @@ _TRANSPORT_REASONS = {
     "timeout": "timed out waiting for the response",
     "too_many_redirects": "too many redirects",
     "connection_dropped": "the server closed the connection without a complete response",
+    "dns_failure": "the host name does not resolve (DNS)",
+    "tls_error": "TLS handshake failed (an https URL against a plain HTTP service,"
+    " or a certificate that is not trusted)",
+    "connection_reset": "the server reset the connection before a complete response",
 }
 
 
@@ -40,7 +44,14 @@ def _fill(value: Any, values: Mapping[str, str]) -> Any:
 
 
 def evaluate(spec: EndpointSpec, capture: Capture) -> list[str]:
-    """Every reason the capture fails ``spec``; empty when it passes."""
+    """Every reason the capture fails ``spec``; empty when it passes.
+
+    Judged on the raw response; the reasons are written (report, JUnit, console), so masked.
+    """
+    return [capture.mask(reason) for reason in _reasons(spec, capture)]
+
+
+def _reasons(spec: EndpointSpec, capture: Capture) -> list[str]:
     where = f"GET {capture.path}"
     if capture.error is not None:
         kind = capture.error["kind"]

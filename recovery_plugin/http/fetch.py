@@ -7,11 +7,14 @@ failing endpoint must not stop the others, and the checks turn each kind into a 
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
+from http.client import RemoteDisconnected
 from typing import Any
 
 import httpx
@@ -61,6 +64,9 @@ class Target:
 
 @dataclass
 class Capture:
+    """One response, raw: the checks judge ``headers`` and ``body`` exactly as the service sent
+    them. :meth:`to_dict` is what is written, masked by the capture's redactor."""
+
     name: str
     url: str
     path: str
@@ -77,10 +83,30 @@ class Capture:
     """Transport failure: ``{"kind": ..., "message": ...}`` (no response at all)."""
     decode_error: dict[str, str] | None = None
     """The response came but its body is not UTF-8 JSON: ``{"kind": "not_utf8"|"invalid_json", ...}``."""
+    redactor: Redactor = field(default_factory=Redactor, repr=False, compare=False)
+    """Masks what is written of this capture (never what is judged)."""
+    body_text: str | None = field(default=None, repr=False, compare=False)
+    """The JSON text ``body`` was decoded from: one pass masks it (see ``Redactor.json_document``)."""
+
+    def mask(self, text: str) -> str:
+        """``text`` (a reason, a message about this capture) masked for writing."""
+        return self.redactor.text(text)
 
     def to_dict(self) -> dict[str, Any]:
+        """What is written of the capture: every secret in its headers and body masked."""
         # Shallow on purpose: asdict() would deep-copy every body (0.3 s for 1,000 matchups).
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        written = {f.name: getattr(self, f.name) for f in fields(self) if f.name in _WRITTEN}
+        written["headers"] = self.redactor.headers(self.headers)
+        if isinstance(self.body, str):
+            written["body"] = self.redactor.text(self.body)
+        elif self.body_text is not None:
+            written["body"] = self.redactor.json_document(self.body_text, self.body)
+        else:
+            written["body"] = self.redactor.obj(self.body)
+        return written
+
+
+_WRITTEN = tuple(f.name for f in fields(Capture) if f.name not in ("redactor", "body_text"))
 
 
 def make_client(spec: CaptureSpec, *, timeout: float | None = None) -> httpx.Client:
@@ -119,6 +145,7 @@ def fetch(
         path=target.path_template,
         matchup_id=target.matchup_id,
         captured_at=now_iso(),
+        redactor=redactor,
     )
     start = time.monotonic()
     try:
@@ -127,7 +154,7 @@ def fetch(
         capture.url = redactor.text(url)
         with client.stream("GET", url) as response:
             capture.status = response.status_code
-            capture.headers = redactor.headers(dict(response.headers))
+            capture.headers = dict(response.headers)
             body, capture.truncated = _read_capped(response, max_body)
     except httpx.HTTPError as exc:
         message = describe_error(exc) + _timeout_note(exc, client.timeout)
@@ -143,7 +170,7 @@ def fetch(
         return capture
     capture.elapsed_s = round(time.monotonic() - start, 4)
     capture.body_bytes = len(body)
-    _decode_body(capture, body, redactor)
+    _decode_body(capture, body)
     return capture
 
 
@@ -210,24 +237,60 @@ def capture_all(
 
 
 def error_kind(exc: httpx.HTTPError) -> str:
-    """The ``error.kind`` of a transport failure (the checks turn each into its own reason)."""
+    """The ``error.kind`` of a transport failure (the checks turn each into its own reason).
+
+    The httpx class says at which stage it failed; the OS error under it says why: a name that
+    does not resolve, a TLS handshake that failed, a reset — each its own kind.
+    """
     if isinstance(exc, httpx.ConnectTimeout):
         return "connect_timeout"
     if isinstance(exc, httpx.TimeoutException):
         return "timeout"
-    if isinstance(exc, httpx.ConnectError):
-        return "connection_refused"
     if isinstance(exc, httpx.TooManyRedirects):
         return "too_many_redirects"
+    cause = _os_cause(exc)
+    if isinstance(cause, socket.gaierror):
+        return "dns_failure"
+    if isinstance(cause, ssl.SSLError):
+        return "tls_error"
+    # A clean close before the status line is RemoteDisconnected, a ConnectionResetError too.
+    if isinstance(cause, ConnectionResetError) and not isinstance(cause, RemoteDisconnected):
+        return "connection_reset"
+    if isinstance(exc, httpx.ConnectError):
+        return "connection_refused"
     if isinstance(exc, httpx.RemoteProtocolError):
         return "connection_dropped"
     return "http_error"
 
 
 def describe_error(exc: httpx.HTTPError) -> str:
-    """The first line of the error's message (its type when it has none); not yet redacted."""
-    text = str(exc) or type(exc).__name__
-    return text.splitlines()[0]
+    """The first line of the error's message (its type when it has none), with the host when
+    the name did not resolve; not yet redacted."""
+    text = (str(exc) or type(exc).__name__).splitlines()[0]
+    if isinstance(_os_cause(exc), socket.gaierror):
+        host = _request_host(exc)
+        if host and host not in text:
+            text = f"{host}: {text}"
+    return text
+
+
+def _os_cause(exc: BaseException) -> OSError | None:
+    """The OS-level error an httpx error was raised from (through httpcore's own), if any."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _request_host(exc: httpx.HTTPError) -> str | None:
+    try:
+        return exc.request.url.host
+    except RuntimeError:  # an error raised without its request
+        return None
 
 
 def _timeout_note(exc: httpx.HTTPError, timeout: httpx.Timeout) -> str:
@@ -252,32 +315,32 @@ def _read_capped(response: httpx.Response, max_body: int) -> tuple[bytes, bool]:
     return b"".join(chunks), False
 
 
-def _decode_body(capture: Capture, body: bytes, redactor: Redactor) -> None:
+def _decode_body(capture: Capture, body: bytes) -> None:
+    """Decode ``body`` onto the capture as sent (masking happens when it is written)."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         if capture.truncated and exc.reason == "unexpected end of data":
             # The cap cut a multi-byte character in two: the body is UTF-8, just cut short.
-            capture.body = redactor.text(
-                body[: exc.start].decode("utf-8", errors="replace")[:_PREVIEW_CHARS]
-            )
+            capture.body = body[: exc.start].decode("utf-8", errors="replace")[:_PREVIEW_CHARS]
             return
-        capture.body = redactor.text(body[:_PREVIEW_CHARS].decode("utf-8", errors="replace"))
+        capture.body = body[:_PREVIEW_CHARS].decode("utf-8", errors="replace")
         capture.decode_error = {
             "kind": "not_utf8",
             "message": f"body is not UTF-8 ({exc.reason} at byte {exc.start})",
         }
         return
     if capture.truncated:
-        capture.body = redactor.text(text[:_PREVIEW_CHARS])
+        capture.body = text[:_PREVIEW_CHARS]
         return
     if not text.strip():
         capture.body = None  # no body (204, an empty error): nothing to decode
         return
     try:
-        capture.body = redactor.json_document(text, json.loads(text))
+        capture.body = json.loads(text)
+        capture.body_text = text
     except json.JSONDecodeError as exc:
-        capture.body = redactor.text(text[:_PREVIEW_CHARS])
+        capture.body = text[:_PREVIEW_CHARS]
         capture.decode_error = {
             "kind": "invalid_json",
             "message": f"body is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",

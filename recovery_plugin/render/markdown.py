@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from recovery_plugin.ids import printable
+from recovery_plugin.render.failures import evidence_lines, failed_steps
 from recovery_plugin.report.checklist import GUIDE_PREFIXES
 from recovery_plugin.report.model import step_label, verdict_line
 
@@ -44,7 +46,26 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             lines.append(
                 f"| {_cell(test['nodeid'])} | {_cell(test['outcome'])} | {_cell(test.get('message'))} |"
             )
+    failed = failed_steps(report)
+    if failed:
+        lines += ["", "### Failed steps", ""]
+        for step in failed:
+            lines.append(
+                f"- **{_cell(step.label)}**: {_cell(step.status)}, cause: {_cell(step.cause)}"
+            )
+            if step.tail:
+                lines += ["", "  ```text", *(f"  {line}" for line in step.tail), "  ```"]
+    changed = [d for d in (report.get("evidence") or {}).get("diffs", []) if d.get("changed_any")]
+    if changed:
+        lines += ["", "### Evidence (before -> after)", ""]
+        for diff in changed:
+            name = diff["endpoint"] + (f" {diff['matchup_id']}" if diff.get("matchup_id") else "")
+            lines.append(
+                f"- {_cell(name)}: status {diff.get('status_before')} -> {diff.get('status_after')}"
+            )
+            lines += [f"  - `{_cell(line)}`" for line in evidence_lines(diff)]
     guides = [line for line in report.get("ops_checklist", []) if line.startswith(GUIDE_PREFIXES)]
     if guides:
         lines += ["", "### Guides", ""] + [f"- {_cell(line)}" for line in guides]
-    return "\n".join(lines) + "\n"
+    # Printed by ``show --format markdown`` too: no control character reaches a terminal.
+    return "\n".join(printable(line) for line in lines) + "\n"

@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from recovery_plugin.ids import printable
 from recovery_plugin.report.checklist import GUIDE_PREFIXES
 from recovery_plugin.report.model import step_label, verdict_line
 
@@ -56,4 +57,5 @@ def render_summary(report: Mapping[str, Any], report_path: str) -> list[str]:
     if report.get("error"):
         lines.append(f"error: {report['error']}")
     lines.append(f"report: {report_path}")
-    return lines
+    # Ids and errors come from outside: a terminal must not act on what they hold.
+    return [printable(line) for line in lines]

@@ -15,7 +15,9 @@ from typing import Any
 
 from recovery_plugin.errors import RecoveryError
 from recovery_plugin.http.capture_file import read_captures
+from recovery_plugin.ids import printable
 from recovery_plugin.names import CAPTURE_NAME, REPORT_NAME, report_file
+from recovery_plugin.render.failures import evidence_lines, failed_steps
 from recovery_plugin.render.summary import display_width, format_seconds, padded_labels
 from recovery_plugin.report.checklist import GUIDE_PREFIXES
 from recovery_plugin.report.model import step_label, verdict_line
@@ -23,6 +25,7 @@ from recovery_plugin.report.model import step_label, verdict_line
 __all__ = ["list_runs", "load_report", "render_history", "render_html", "render_text"]
 
 _BODY_PREVIEW = 4000
+_LOCK_NAME = ".recovery-bundle.lock"  # run.lock.LOCK_NAME; the views may not import run/
 
 
 def load_report(path: Path) -> tuple[dict[str, Any], Path]:
@@ -59,6 +62,12 @@ def render_text(report: Mapping[str, Any]) -> str:
         )
         if step.get("error"):
             lines.append(f"  {' ' * display_width(label)}  └ {step['error']}")
+    failed = failed_steps(report)
+    if failed:
+        lines += ["", "Failed steps"]
+        for step in failed:
+            lines.append(f"  - {step.label}: {step.status}, cause: {step.cause}")
+            lines += [f"    | {line}" for line in step.tail]
     verification = report.get("verification")
     if verification:
         lines += ["", f"Verification: {verdict_line(verification['summary'])}"]
@@ -83,8 +92,10 @@ def render_text(report: Mapping[str, Any]) -> str:
             lines.append(
                 f"  {name}: status {diff['status_before']} -> {diff['status_after']}, {keys} key(s) differ"
             )
+            lines += [f"    {line}" for line in evidence_lines(diff)]
     lines += ["", "Checklist"] + [f"  {line}" for line in report.get("ops_checklist", [])]
-    return "\n".join(lines) + "\n"
+    # Ids and messages come from outside: a terminal must not act on what they hold.
+    return "\n".join(printable(line) for line in lines) + "\n"
 
 
 def _timeline(
@@ -150,6 +161,18 @@ def render_html(report: Mapping[str, Any], run_dir: Path) -> str:
             )
             + f"<pre>{e(text or '')}</pre></details>"
         )
+    failures = "".join(
+        f"<li>{e(f.label)}: {e(f.status)}, cause: {e(f.cause)}"
+        + (f"<pre>{e(chr(10).join(f.tail))}</pre>" if f.tail else "")
+        + "</li>"
+        for f in failed_steps(report)
+    )
+    evidence = "".join(
+        f"<li>{e(d['endpoint'])} {e(str(d.get('matchup_id') or ''))}"
+        f"<pre>{e(chr(10).join(evidence_lines(d)))}</pre></li>"
+        for d in (report.get("evidence") or {}).get("diffs", [])
+        if d.get("changed_any")
+    )
     timeline = "".join(_timeline(steps, start, total)) or "<p>No step ran.</p>"
     return f"""<!DOCTYPE html>
 <html lang="{e(str(report.get("lang", "en")))}">
@@ -171,9 +194,11 @@ started {e(str(report.get("started_at")))}, {e(str(report.get("duration_s")))} s
 <h2>Steps</h2>
 <table id="steps"><tr><th>step</th><th>status</th><th>exit</th><th>attempts</th><th>seconds</th><th>error</th></tr>
 {step_rows}</table>
+<h2>Failed steps</h2><ul id="failures">{failures or "<li>None.</li>"}</ul>
 <h2>Timeline</h2><div id="timeline">{timeline}</div>
 <h2>Checks</h2>
 <table id="checks"><tr><th>check</th><th>outcome</th><th>seconds</th><th>reason</th></tr>{check_rows}</table>
+<h2>Evidence</h2><ul id="evidence">{evidence or "<li>No change.</li>"}</ul>
 <h2>Checklist</h2><ul id="checklist">{checklist}</ul>
 <h2>Captured responses</h2><div id="captures">{"".join(captures) or "<p>None.</p>"}</div>
 </body></html>
@@ -181,17 +206,56 @@ started {e(str(report.get("started_at")))}, {e(str(report.get("duration_s")))} s
 
 
 def list_runs(output_dir: Path) -> list[dict[str, Any]]:
-    """Every run's report in ``output_dir``, newest first (unreadable ones are left out)."""
+    """Every run in ``output_dir``, newest first. A report that cannot be read is listed with
+    status ``unreadable``; one still ``running`` whose apply is gone (no live lock holder for it)
+    is listed as ``stale``."""
     runs = []
+    holder = _lock_holder(output_dir)
     for path in output_dir.glob(f"*/{REPORT_NAME}"):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError) as exc:
+            data = None
+            problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        else:
+            problem = "not a recovery-bundle report"
+        if not isinstance(data, dict) or "run_id" not in data:
+            runs.append({"run_id": path.parent.name, "status": "unreadable", "problem": problem})
             continue
-        if isinstance(data, dict) and "run_id" in data:
-            runs.append(data)
+        if data.get("status") == "running" and not _held_by(holder, str(data["run_id"])):
+            data = {**data, "status": "stale"}
+        runs.append(data)
     runs.sort(key=lambda r: (str(r.get("started_at")), str(r.get("run_id"))), reverse=True)
     return runs
+
+
+def _lock_holder(output_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((output_dir / _LOCK_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _held_by(holder: dict[str, Any] | None, run_id: str) -> bool:
+    """Whether a live process holds the output directory's lock for ``run_id``."""
+    import os
+    import socket
+
+    if holder is None or holder.get("run_id") != run_id:
+        return False
+    if holder.get("host") != socket.gethostname():
+        return True  # cannot tell from here: not called stale
+    pid = holder.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def render_history(runs: list[dict[str, Any]]) -> str:
@@ -199,11 +263,13 @@ def render_history(runs: list[dict[str, Any]]) -> str:
         return "no runs\n"
     lines = [f"{'run':<24}  {'mode':<8}  {'status':<11}  {'duration':>9}  ids"]
     for run in runs:
-        ids = run.get("matchup_ids") or []
+        ids = [str(i) for i in run.get("matchup_ids") or []]
         shown = ", ".join(ids[:3]) + (f" (+{len(ids) - 3} more)" if len(ids) > 3 else "")
+        if run.get("problem"):
+            shown = str(run["problem"])
         duration = run.get("duration_s")
         took = f"{duration:8.1f}s" if isinstance(duration, int | float) else "        -"
         lines.append(
             f"{run['run_id']:<24}  {run.get('mode', '?'):<8}  {run.get('status', '?'):<11}  {took}  {shown}"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(printable(line) for line in lines) + "\n"

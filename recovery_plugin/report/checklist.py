@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from recovery_plugin.names import FAILED_IDS_NAME, MATCHUP_IDS_NAME
+from recovery_plugin.report.causes import ADVICE, advice, artifacts_note, step_cause
 from recovery_plugin.report.model import FAILED_STATUSES, step_label, verdict_line
 
 __all__ = ["GUIDE_PREFIXES", "RETRY_GUIDE", "ROLLBACK_GUIDE", "build_checklist"]
@@ -28,14 +29,14 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "step": "step {label}: {status}{duration}",
         "verification": "verification: {verdict}",
         "readiness_failed": "readiness: {url} did not answer 2xx within {deadline:g}s ({attempts} probes)",
-        "ingest": (
-            "ingest {status} after {attempts} attempt(s){code}: raise the backoff and"
+        "ingest": "ingest {status} after {attempts} attempt(s){code}: {advice}{artifacts}",
+        "generic": (
+            "raise the backoff and"
             " timeout (steps.ingest.backoff / timeout, the script's --backoff-seconds / --timeout),"
             " retry once, and inspect the dead-letter and failure-classification artifacts"
-            " ({report}; log: {log})"
         ),
         "reprocess": (
-            "reprocess {status} for {count} matchup id(s): {ids}. Re-run them with"
+            "reprocess {status} for {count} matchup id(s): {ids}. {causes}{resume}Re-run them with"
             " --mode dry-run to regenerate the payload and before/after snapshots, re-check each"
             " matchup id and poll fingerprint, then re-apply only them: {command}"
         ),
@@ -53,13 +54,14 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "step": "단계 {label}: {status}{duration}",
         "verification": "검증: 통과 {passed}, 실패 {failed}, 오류 {error} / 전체 {total}",
         "readiness_failed": "준비 상태: {url} 이(가) {deadline:g}초 안에 2xx 로 응답하지 않음 (시도 {attempts}회)",
-        "ingest": (
-            "ingest {status} — {attempts}회 시도{code}. backoff/timeout 값을 올리고"
+        "ingest": "ingest {status} — {attempts}회 시도{code}. {advice}{artifacts}",
+        "generic": (
+            "backoff/timeout 값을 올리고"
             " (steps.ingest.backoff / timeout, 스크립트의 --backoff-seconds / --timeout) 1회 재시도한 뒤"
-            " dead-letter 및 실패 분류 산출물을 확인하세요 ({report}; 로그: {log})"
+            " dead-letter 및 실패 분류 산출물을 확인하세요"
         ),
         "reprocess": (
-            "reprocess {status} — 매치업 {count}건: {ids}. --mode dry-run 으로 다시"
+            "reprocess {status} — 매치업 {count}건: {ids}. {causes}{resume}--mode dry-run 으로 다시"
             " 실행해 payload 와 전/후 스냅샷을 재생성하고, 매치업 ID 와 poll fingerprint 를 재확인한 뒤"
             " 해당 ID 만 다시 적용하세요: {command}"
         ),
@@ -73,7 +75,8 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
 
 
 def build_checklist(report: Mapping[str, Any], lang: str = "en") -> list[str]:
-    text = _TEXT.get(lang, _TEXT["en"])
+    lang = lang if lang in _TEXT else "en"
+    text = _TEXT[lang]
     lines = [
         text["preflight"].format(name=name, state=text["ok" if present else "missing"])
         for name, present in report.get("preflight", {}).items()
@@ -100,40 +103,56 @@ def build_checklist(report: Mapping[str, Any], lang: str = "en") -> list[str]:
                 attempts=len(readiness["attempts"]),
             )
         )
-    lines.extend(_guides(report, steps, text))
+    lines.extend(_guides(report, steps, text, lang))
     return lines
 
 
 def _guides(
-    report: Mapping[str, Any], steps: list[Mapping[str, Any]], text: Mapping[str, str]
+    report: Mapping[str, Any], steps: list[Mapping[str, Any]], text: Mapping[str, str], lang: str
 ) -> list[str]:
     guides = []
+    ingest_failed = False
     for step in steps:
         if step["name"] == "ingest" and step["status"] in FAILED_STATUSES:
+            ingest_failed = True
             code = f", exit {step['exit_code']}" if step.get("exit_code") is not None else ""
+            cause = step_cause(step, report)
             guides.append(
                 f"{RETRY_GUIDE} "
                 + text["ingest"].format(
                     status=step["status"],
                     attempts=len(step.get("attempts", [])),
                     code=code,
-                    report=step.get("output_path") or "-",
-                    log=step.get("log_path") or "-",
+                    advice=advice(cause, step, lang) or text["generic"],
+                    artifacts=artifacts_note(step, lang),
                 )
             )
-    failed_reprocess = [
-        s for s in steps if s["name"] == "reprocess" and s["status"] in FAILED_STATUSES
+    reprocess = [s for s in steps if s["name"] == "reprocess"]
+    failed_reprocess = [s for s in reprocess if s["status"] in FAILED_STATUSES]
+    anything_failed = ingest_failed or bool(failed_reprocess)
+    # Skipped because a step failed or the run was interrupted: still to do, like the failed.
+    todo = [
+        s
+        for s in reprocess
+        if s["status"] in FAILED_STATUSES or (anything_failed and s["status"] == "skipped")
     ]
-    if failed_reprocess:
-        ids = [str(s["matchup_id"]) for s in failed_reprocess]
-        statuses = sorted({str(s["status"]) for s in failed_reprocess})
+    shown = failed_reprocess or todo
+    if shown:
+        ids = [str(s["matchup_id"]) for s in shown]
+        statuses = sorted({str(s["status"]) for s in shown})
         guides.append(
             f"{ROLLBACK_GUIDE} "
             + text["reprocess"].format(
                 status="/".join(statuses),
                 count=len(ids),
                 ids=", ".join(ids),
-                command=_rerun_command(report, ids),
+                causes=_reprocess_causes(report, failed_reprocess, lang),
+                command=_rerun_command(
+                    report, [str(s["matchup_id"]) for s in todo], skip_ingest=not ingest_failed
+                ),
+                resume=ADVICE.get(lang, ADVICE["en"])["resume"].format(run_dir=report["run_dir"])
+                if report.get("run_dir")
+                else "",
             )
         )
     capture = next((s for s in steps if s["name"] == "capture"), None)
@@ -146,6 +165,16 @@ def _guides(
             )
         )
     return guides
+
+
+def _reprocess_causes(report: Mapping[str, Any], failed: list[Mapping[str, Any]], lang: str) -> str:
+    """One sentence per cause among the failed steps, naming their ids: ``<advice> (ids). ``."""
+    by_advice: dict[str, list[str]] = {}
+    for step in failed:
+        said = advice(step_cause(step, report), step, lang)
+        if said is not None:
+            by_advice.setdefault(said, []).append(str(step["matchup_id"]))
+    return "".join(f"{said} ({', '.join(ids)}). " for said, ids in by_advice.items())
 
 
 def _failed_endpoints(report: Mapping[str, Any]) -> list[str]:
@@ -181,8 +210,12 @@ def _common_flags(report: Mapping[str, Any]) -> list[str]:
     return flags
 
 
-def _rerun_command(report: Mapping[str, Any], ids: list[str]) -> str:
-    argv = ["recovery-bundle", "run", "--mode", "apply", "--skip-ingest", *_common_flags(report)]
+def _rerun_command(report: Mapping[str, Any], ids: list[str], *, skip_ingest: bool = True) -> str:
+    argv = ["recovery-bundle", "run", "--mode", "apply"]
+    argv += ["--skip-ingest"] if skip_ingest else []
+    argv += _common_flags(report)
+    if report.get("output_dir"):
+        argv += ["--output-dir", str(report["output_dir"])]
     if report.get("poll_fingerprint"):
         argv += ["--poll-fingerprint", str(report["poll_fingerprint"])]
     return shlex.join(argv + _id_flags(ids, report, FAILED_IDS_NAME))
