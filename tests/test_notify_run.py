@@ -4,8 +4,13 @@ loopback receivers: what is sent, what is recorded, and that the exit code never
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,7 +20,9 @@ from typing import Any
 import pytest
 
 from recovery_plugin import RecoverySim, RunBundle
+from recovery_plugin.pytest_plugin.fixtures import LAUNCHER_ENV
 from recovery_plugin.sim.data import DEFAULT_MATCHUP_ID
+from recovery_plugin.sim.faults import hang_pid_path
 
 HOOK_TOKEN = "hook-token-0123456789abcdef"
 HOOK_PATH = "/hooks/T000/B000/XXXXSECRETPATH"
@@ -263,3 +270,45 @@ def test_without_the_variable_the_report_has_no_telemetry(
 
     assert result.exit_code == 0, result.output
     assert "telemetry" not in result.report
+
+
+def test_an_interrupted_run_is_posted_and_keeps_its_exit_code(
+    recovery_sim: RecoverySim, webhook: Webhook, tmp_path: Path
+) -> None:
+    sim = recovery_sim(
+        faults={"ingest": {"hang": True}},
+        steps={"ingest": {"timeout": 30, "kill_grace": 0.3}},
+        notify={"webhooks": [{"url": webhook.url(), "on": ["interrupted"]}]},
+    )
+    output_dir = tmp_path / "runs"
+    argv = [sys.executable, "-m", "recovery_plugin", "run", "--mode", "apply"]
+    argv += ["--config", str(sim.config_path), "--matchup-id", DEFAULT_MATCHUP_ID]
+    env = {k: v for k, v in os.environ.items() if k not in LAUNCHER_ENV}
+    proc = subprocess.Popen(  # the launcher, as an operator starts it and then presses Ctrl-C
+        [*argv, "--output-dir", str(output_dir)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        hang = hang_pid_path(sim.faults_path, "ingest")
+        deadline = time.monotonic() + 30
+        while not hang.is_file():
+            assert time.monotonic() < deadline, "the ingest never started"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    assert proc.returncode == 130, output
+    (request,) = webhook.requests
+    assert request["body"]["status"] == "interrupted"
+    (report_path,) = output_dir.glob("*/recovery_bundle_report.json")
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    assert report["status"] == "interrupted"
+    assert report["notifications"][0]["delivered"] is True
