@@ -47,6 +47,12 @@ _require_ids = click.option(
 @click.option("--skip-reprocess", is_flag=True, help="Do not run the reprocess steps.")
 @click.option("--skip-capture", is_flag=True, help="Do not capture and verify the endpoints.")
 @click.option(
+    "--yes",
+    "assume_yes",
+    is_flag=True,
+    help="Confirm an apply without being asked (needed without a terminal, e.g. in CI).",
+)
+@click.option(
     "--resume",
     "resume_from",
     type=click.Path(path_type=Path),
@@ -107,10 +113,14 @@ def _launch(mode: str, options: dict[str, Any]) -> None:
     )
     as_json = bool(options.get("as_json"))
     from recovery_plugin.render.progress import Progress
+    from recovery_plugin.run.pipeline import Prompt
 
+    stream = sys.stderr if as_json else sys.stdout
+    prompt = Prompt(sys.stdin, stream)
+    yes = bool(options.get("assume_yes"))
     try:
-        with Progress(sys.stderr if as_json else sys.stdout) as progress:
-            outcome = execute(prepare(request), progress.line, progress)
+        with Progress(stream) as progress:
+            outcome = execute(prepare(request), progress.line, progress, yes=yes, prompt=prompt)
     except RecoveryError as exc:
         fail(exc)
     finish(outcome, as_json)

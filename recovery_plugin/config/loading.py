@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from recovery_plugin.config.notify import WebhookSpec, parse_notify
 from recovery_plugin.config.profile import default_runbook
 from recovery_plugin.config.schema import Runbook
 from recovery_plugin.errors import ConfigError
@@ -46,11 +47,18 @@ def load_runbook(path: Path | None) -> Runbook:
     if path is None:
         return base
     label, data = _read_table(path)
+    # [notify] has its own parser (webhooks with {env:NAME} references), errors naming the key.
+    notify: tuple[WebhookSpec, ...] = ()
+    has_notify = isinstance(data, dict) and "notify" in data
+    if has_notify:
+        notify = parse_notify(data["notify"], label)
+        data = {key: value for key, value in data.items() if key != "notify"}
     try:
         runbook = parse(Runbook, data, source=label, base=base)
     except ValidationError as exc:
         raise ConfigError(str(exc)) from None
-    return replace(runbook, source=label, path=path, file_keys=_dotted_keys(data))
+    keys = _dotted_keys(data) | ({"notify"} if has_notify else set())
+    return replace(runbook, notify=notify, source=label, path=path, file_keys=keys)
 
 
 def _read_table(path: Path) -> tuple[str, Any]:

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from recovery_plugin.config.notify import WebhookSpec
 from recovery_plugin.redact import DEFAULT_SECRET_ENV
 from recovery_plugin.validate import Invalid, rule
 
 __all__ = [
+    "CONFIRM_POLICIES",
     "PLACEHOLDERS",
     "STEP_NAMES",
     "CaptureSpec",
@@ -41,6 +43,7 @@ PLACEHOLDERS = frozenset(
     }
 )
 STEP_NAMES = ("ingest", "reprocess")
+CONFIRM_POLICIES = ("always", "non-loopback", "never")
 _ENDPOINT_PLACEHOLDERS = frozenset({"matchup_id"})
 
 
@@ -93,6 +96,12 @@ def _check_step_name(name: str) -> None:
 def _check_lang(lang: str) -> None:
     if lang not in ("en", "ko"):
         raise Invalid(f"must be 'en' or 'ko', got {lang!r}")
+
+
+def _check_confirm(policy: str) -> None:
+    if policy not in CONFIRM_POLICIES:
+        known = ", ".join(repr(p) for p in CONFIRM_POLICIES)
+        raise Invalid(f"must be one of {known}, got {policy!r}")
 
 
 def _check_endpoint_path(path: str) -> None:
@@ -213,6 +222,10 @@ class Runbook:
         default=(), metadata=rule(check=_check_unique_names)
     )
     capture: CaptureSpec = field(default_factory=CaptureSpec)
+    confirm: str = field(default="non-loopback", metadata=rule(check=_check_confirm))
+    """When ``apply`` asks before mutating: always, only for a non-loopback target, or never."""
+    notify: tuple[WebhookSpec, ...] = field(default=(), metadata=rule(in_file=False))
+    """The ``[notify]`` webhooks (parsed by :func:`~recovery_plugin.config.notify.parse_notify`)."""
     source: str = field(default="built-in default profile", metadata=rule(in_file=False))
     path: Path | None = field(default=None, metadata=rule(in_file=False))
     file_keys: frozenset[str] = field(default=frozenset(), metadata=rule(in_file=False))

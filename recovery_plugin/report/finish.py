@@ -7,9 +7,11 @@ the report — whole and atomically — exactly once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from recovery_plugin.atomic import write_json_atomic
 from recovery_plugin.clock import now_iso
 from recovery_plugin.report.evidence import diff_capture_files
 from recovery_plugin.report.model import FAILED_STATUSES, StepRecord
@@ -21,7 +23,7 @@ from recovery_plugin.report.result import (
 )
 from recovery_plugin.report.writer import Report, ReportWriter
 
-__all__ = ["apply_verification", "finish_report", "ids_to_redo"]
+__all__ = ["amend_report", "apply_verification", "finish_report", "ids_to_redo"]
 
 # A reprocess step skipped for one of these reasons was not meant to run: nothing to redo.
 _CHOSEN_SKIPS = ("skipped by --", "succeeded in run ")
@@ -74,6 +76,21 @@ def _to_redo(step: StepRecord) -> bool:
     if step.status in FAILED_STATUSES or step.status in ("planned", "running"):
         return True
     return step.status == "skipped" and not (step.error or "").startswith(_CHOSEN_SKIPS)
+
+
+def amend_report(
+    writer: ReportWriter, payload: Mapping[str, Any], additions: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The finished ``payload`` with ``additions`` (masked), written again atomically.
+
+    For what is known only once the report is final: who confirmed the run, the
+    notifications sent about it, its telemetry export.
+    """
+    amended: dict[str, Any] = {**payload, **writer.redactor.obj(dict(additions))}
+    write_json_atomic(writer.path, amended)
+    if writer.copy_to is not None:
+        write_json_atomic(writer.copy_to, amended)
+    return amended
 
 
 def apply_verification(

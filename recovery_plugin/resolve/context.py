@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from recovery_plugin.clock import new_run_id, now_iso
 from recovery_plugin.config import CaptureSpec, Runbook, find_config_file, load_runbook
+from recovery_plugin.config.notify import required_env as notify_env
 from recovery_plugin.config.settings import Settings, resolve_settings
 from recovery_plugin.errors import ConfigError
 from recovery_plugin.ids import read_matchup_file
@@ -166,7 +167,8 @@ def resolve_run(request: RunRequest) -> RunContext:
             "env": runbook.env,
             **{f"steps.{name}.env": spec.env for name, spec in runbook.steps.items()},
         },
-        runbook.secret_env,
+        # The webhooks' {env:NAME} values are secrets wherever they would appear.
+        (*runbook.secret_env, *notify_env(runbook.notify)),
     )
     output_dir = absolute(settings.output_dir, request.cwd)
     output_file_path(request.junit_xml, request.cwd, "--junit-xml")

@@ -25,12 +25,13 @@ from recovery_plugin.report.model import verdict_line
 from recovery_plugin.report.result import VerificationResult
 from recovery_plugin.report.writer import Report, ReportWriter
 from recovery_plugin.resolve.context import RunContext, RunRequest, prepare
+from recovery_plugin.run.confirm import Confirmation, Prompt, confirm_run
 from recovery_plugin.run.signals import Interrupt
 
 if TYPE_CHECKING:
     from recovery_plugin.run.lock import OutputLock
 
-__all__ = ["RunOutcome", "RunRequest", "execute", "prepare"]
+__all__ = ["Prompt", "RunOutcome", "RunRequest", "execute", "prepare"]
 
 Console = Callable[[str], None]
 MAX_CONSOLE_FAILURES = 10
@@ -43,12 +44,24 @@ class RunOutcome:
     report_path: Path
 
 
-def execute(context: RunContext, console: Console, progress: Progress | None = None) -> RunOutcome:
-    """Run (or plan) every step of ``context``; the report is always written, whole."""
+def execute(
+    context: RunContext,
+    console: Console,
+    progress: Progress | None = None,
+    *,
+    yes: bool = False,
+    prompt: Prompt | None = None,
+) -> RunOutcome:
+    """Run (or plan) every step of ``context``; the report is always written, whole.
+
+    An apply is confirmed first (``yes`` is ``--yes``; ``prompt`` is where to ask, by default
+    stdin and stdout): a refusal raises before anything is locked or created.
+    """
     progress = progress or Progress(io.StringIO(), live=False)  # counts only, never drawn
     console = _masked(console, context.redactor)
     for warning in context.warnings:
         console(warning)
+    confirmation = confirm_run(context, yes=yes, prompt=prompt)
     start = time.monotonic()
     lock = None
     if context.mode == "apply":
@@ -60,7 +73,7 @@ def execute(context: RunContext, console: Console, progress: Progress | None = N
     try:
         _remove_stale_temporaries(context)
         context.run_dir.mkdir()
-        return _execute_locked(context, console, progress, start, lock)
+        return _execute_locked(context, console, progress, start, lock, confirmation)
     finally:
         if lock is not None:
             lock.release()
@@ -72,7 +85,13 @@ def _execute_locked(
     progress: Progress,
     start: float,
     lock: OutputLock | None,
+    confirmation: Confirmation | None,
 ) -> RunOutcome:
+    def finished(payload: dict[str, Any]) -> dict[str, Any]:
+        from recovery_plugin.run.postfinish import after_finish
+
+        return after_finish(context, writer, payload, confirmation, console)
+
     mode = context.mode
     report = context.start_report()
     if context.matchup_ids and mode != "dry-run":
@@ -97,7 +116,7 @@ def _execute_locked(
     except RecoveryError as exc:
         report.status = "failed"
         report.error = exc.message
-        finish_report(report, writer, duration_s=time.monotonic() - start)
+        finished(finish_report(report, writer, duration_s=time.monotonic() - start))
         raise
     except BaseException as exc:
         # Whatever happens, the evidence is written before the error propagates.
@@ -108,16 +127,18 @@ def _execute_locked(
             if step.status in ("planned", "running"):
                 step.status = "interrupted" if interrupted else "failed"
                 step.error = step.error or "the run stopped before this step finished"
-        payload = finish_report(report, writer, duration_s=time.monotonic() - start)
+        payload = finished(finish_report(report, writer, duration_s=time.monotonic() - start))
         if interrupted:
             return RunOutcome(payload, int(interrupt.exit_code), writer.path)
         raise
-    payload = finish_report(
-        report,
-        writer,
-        duration_s=time.monotonic() - start,
-        result=result,
-        interrupted=interrupt.happened,
+    payload = finished(
+        finish_report(
+            report,
+            writer,
+            duration_s=time.monotonic() - start,
+            result=result,
+            interrupted=interrupt.happened,
+        )
     )
     if result is not None:
         _say_verification(report, console)

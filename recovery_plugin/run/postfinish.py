@@ -1,0 +1,79 @@
+"""After the final report is written: record who confirmed, tell the team, export the trace.
+
+Whatever happens here never changes the run's outcome or exit code: each notification and the
+telemetry export come back as records (``notifications``, ``telemetry``), which are added to the
+report and written again, atomically. A run with no confirmation to record, no ``[notify]``
+webhooks and no ``OTEL_EXPORTER_OTLP_ENDPOINT`` leaves its report as the finisher wrote it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from recovery_plugin.report.finish import amend_report
+from recovery_plugin.report.writer import ReportWriter
+from recovery_plugin.resolve.context import RunContext
+from recovery_plugin.run.confirm import Confirmation
+
+__all__ = ["after_finish"]
+
+Console = Callable[[str], None]
+
+
+def after_finish(
+    context: RunContext,
+    writer: ReportWriter,
+    payload: dict[str, Any],
+    confirmation: Confirmation | None,
+    console: Console,
+) -> dict[str, Any]:
+    """``payload`` with the confirmation, notifications and telemetry records, as rewritten."""
+    additions: dict[str, Any] = {}
+    if confirmation is not None:
+        additions["confirmation"] = confirmation.to_dict()
+    if context.runbook.notify:
+        additions["notifications"] = _notify(context, writer, payload, console)
+    telemetry = _export(context, payload, console)
+    if telemetry is not None:
+        additions["telemetry"] = telemetry
+    if not additions:
+        return payload
+    return amend_report(writer, payload, additions)
+
+
+def _notify(
+    context: RunContext, writer: ReportWriter, payload: dict[str, Any], console: Console
+) -> list[dict[str, Any]]:
+    from recovery_plugin.report.notify import send_notifications
+
+    records = send_notifications(
+        payload,
+        str(writer.path),
+        context.runbook.notify,
+        context.redactor,
+        context.request.environ,
+    )
+    for record in records:
+        if record["delivered"]:
+            console(f"[notify] {record['webhook']}: delivered (HTTP {record['http_status']})")
+        else:
+            console(f"[notify] {record['webhook']}: not delivered: {record['error']}")
+    return records
+
+
+def _export(
+    context: RunContext, payload: dict[str, Any], console: Console
+) -> dict[str, Any] | None:
+    from recovery_plugin.run.telemetry import export_run, telemetry_enabled
+
+    if not telemetry_enabled(context.request.environ):
+        return None
+    record = export_run(payload, context.request.environ)
+    if record is None:
+        return None
+    if record["exported"]:
+        console(f"[telemetry] exported {record['spans']} span(s) to {record['endpoint']}")
+    else:
+        console(f"[telemetry] not exported: {record['error']}")
+    return record
