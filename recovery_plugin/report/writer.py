@@ -50,6 +50,7 @@ class Report:
     error: str | None = None
     resumed_from: str | None = None
     evidence: dict[str, Any] | None = None
+    batches: dict[str, Any] | None = None
 
     def step(self, name: str, matchup_id: str | None = None) -> StepRecord | None:
         return next((s for s in self.steps if s.name == name and s.matchup_id == matchup_id), None)
@@ -88,6 +89,7 @@ class Report:
             "readiness": self.readiness,
             "verification": self.verification,
             "evidence": self.evidence,
+            "batches": self.batches,
             "ops_checklist": list(self.ops_checklist),
             "error": self.error,
             "generated_at": now_iso(),
