@@ -50,7 +50,8 @@ def load_runbook(path: Path | None) -> Runbook:
         runbook = parse(Runbook, data, source=label, base=base)
     except ValidationError as exc:
         raise ConfigError(str(exc)) from None
-    return replace(runbook, source=label, path=path, file_keys=_dotted_keys(data))
+    steps = {name: replace(spec, name=name) for name, spec in runbook.steps.items()}
+    return replace(runbook, steps=steps, source=label, path=path, file_keys=_dotted_keys(data))
 
 
 def _read_table(path: Path) -> tuple[str, Any]:

@@ -39,6 +39,8 @@ class StepRecord:
     log_path: str | None = None
     attempts: list[Attempt] = field(default_factory=list)
     tail: list[str] = field(default_factory=list)
+    rollback_of: str | None = None
+    """For a ``rollback`` step: the name of the step whose failure it answers."""
 
     @property
     def failed(self) -> bool:
@@ -48,6 +50,8 @@ class StepRecord:
         data = asdict(self)
         if self.matchup_id is None:
             del data["matchup_id"]
+        if self.rollback_of is None:
+            del data["rollback_of"]
         return data
 
 

@@ -25,6 +25,8 @@ from recovery_plugin.report.model import verdict_line
 from recovery_plugin.report.result import VerificationResult
 from recovery_plugin.report.writer import Report, ReportWriter
 from recovery_plugin.resolve.context import RunContext, RunRequest, prepare
+from recovery_plugin.run.batches import plan_batches
+from recovery_plugin.run.handlers import run_finally
 from recovery_plugin.run.signals import Interrupt
 
 __all__ = ["RunOutcome", "RunRequest", "execute", "prepare"]
@@ -47,6 +49,9 @@ def execute(context: RunContext, console: Console, progress: Progress | None = N
     for warning in context.warnings:
         console(warning)
     start = time.monotonic()
+    from recovery_plugin.run.batches import batch_policy
+
+    batch_policy(context)  # a bad --canary/--batch-size/--max-failures fails before anything
     lock = None
     if context.mode == "apply":
         from recovery_plugin.run.lock import OutputLock
@@ -82,9 +87,15 @@ def _execute_locked(
                     from recovery_plugin.run.mutations import run_mutating_steps
 
                     capture_baseline(context, report, writer, console)
-                    run_mutating_steps(context, report, writer, interrupt.cancel, console, progress)
+                    run_mutating_steps(
+                        context, report, writer, interrupt.cancel, console, progress, interrupt
+                    )
                 result = _verify(context, report, writer, interrupt, console, progress)
+                run_finally(context, report, writer, console)
+            else:
+                plan_batches(context, report)
     except RecoveryError as exc:
+        run_finally(context, report, writer, console)
         report.status = "failed"
         report.error = exc.message
         finish_report(report, writer, duration_s=time.monotonic() - start)
@@ -92,6 +103,7 @@ def _execute_locked(
     except BaseException as exc:
         # Whatever happens, the evidence is written before the error propagates.
         interrupted = isinstance(exc, KeyboardInterrupt)
+        run_finally(context, report, writer, console)
         report.status = "interrupted" if interrupted else "failed"
         report.error = f"{type(exc).__name__}: {exc}"
         for step in report.steps:
