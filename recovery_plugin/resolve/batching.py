@@ -71,7 +71,7 @@ class BatchPolicy:
 
 
 def parse_amount(flag: str, text: str, *, minimum: int) -> Amount:
-    """``N`` (a whole number, at least ``minimum``) or ``P%`` (0 < P <= 100, or 0 when allowed)."""
+    """``N`` (a whole number) or ``P%`` (up to 100), each at least ``minimum``."""
     match = _AMOUNT.fullmatch(text.strip())
     if match is None or (not match["percent"] and "." in match["number"]):
         raise ConfigError(
@@ -83,8 +83,6 @@ def parse_amount(flag: str, text: str, *, minimum: int) -> Amount:
             raise ConfigError(
                 f"{flag}: a percentage must be between {minimum}% and 100%, got {text!r}"
             )
-        if value == 0 and minimum > 0:
-            raise ConfigError(f"{flag}: must be more than 0%, got {text!r}")
     elif value < minimum:
         raise ConfigError(f"{flag}: must be at least {minimum}, got {text!r}")
     return Amount(value, bool(match["percent"]), text.strip())
