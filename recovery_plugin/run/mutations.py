@@ -50,7 +50,8 @@ def run_mutating_steps(
     stop = Stop()
     rollbacks = Rollbacks(report)
     reprocess = [s for s in report.steps if s.name == "reprocess"]
-    ceiling = Ceiling(batch_policy(context), len(reprocess), request.continue_on_error)
+    to_run = sum(1 for s in reprocess if s.status != "skipped")  # a resumed run's share
+    ceiling = Ceiling(batch_policy(context), to_run, request.continue_on_error)
 
     def run(record: StepRecord) -> None:
         if record.status == "skipped":
@@ -96,7 +97,7 @@ def run_mutating_steps(
     ingest = report.step("ingest")
     if ingest is not None:
         run(ingest)
-    progress.expect("reprocess", sum(1 for s in reprocess if s.status != "skipped"))
+    progress.expect("reprocess", to_run)
     run_in_batches(
         context,
         report,
