@@ -43,6 +43,21 @@ _require_ids = click.option(
 @click.option(
     "--continue-on-error", is_flag=True, help="Run later mutating steps even after one failed."
 )
+@click.option(
+    "--canary",
+    metavar="N|P%",
+    help="Reprocess N ids (or P% of them) first, verify just those, and go on only if they pass.",
+)
+@click.option(
+    "--batch-size",
+    metavar="N|P%",
+    help="Reprocess the (other) ids in batches of N (or P%), each verified before the next.",
+)
+@click.option(
+    "--max-failures",
+    metavar="N|P%",
+    help="Stop starting reprocess steps once more than N (or P%) of them failed; the rest are skipped.",
+)
 @click.option("--skip-ingest", is_flag=True, help="Do not run the ingest step.")
 @click.option("--skip-reprocess", is_flag=True, help="Do not run the reprocess steps.")
 @click.option("--skip-capture", is_flag=True, help="Do not capture and verify the endpoints.")
@@ -110,6 +125,9 @@ def _launch(mode: str, options: dict[str, Any]) -> None:
         require_ids=bool(options.get("require_ids")),
         no_preflight=bool(options.get("no_preflight")),
         environ=dict(os.environ),
+        canary=options.get("canary"),
+        batch_size=options.get("batch_size"),
+        max_failures=options.get("max_failures"),
     )
     as_json = bool(options.get("as_json"))
     from recovery_plugin.render.progress import Progress

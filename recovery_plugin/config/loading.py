@@ -57,8 +57,9 @@ def load_runbook(path: Path | None) -> Runbook:
         runbook = parse(Runbook, data, source=label, base=base)
     except ValidationError as exc:
         raise ConfigError(str(exc)) from None
+    steps = {name: replace(spec, name=name) for name, spec in runbook.steps.items()}
     keys = _dotted_keys(data) | ({"notify"} if has_notify else set())
-    return replace(runbook, notify=notify, source=label, path=path, file_keys=keys)
+    return replace(runbook, steps=steps, notify=notify, source=label, path=path, file_keys=keys)
 
 
 def _read_table(path: Path) -> tuple[str, Any]:

@@ -19,10 +19,12 @@ from recovery_plugin.validate import Invalid, rule
 
 __all__ = [
     "CONFIRM_POLICIES",
+    "FINALLY_STEP",
     "PLACEHOLDERS",
     "STEP_NAMES",
     "CaptureSpec",
     "EndpointSpec",
+    "HandlerSpec",
     "Runbook",
     "StepSpec",
     "expand",
@@ -44,6 +46,8 @@ PLACEHOLDERS = frozenset(
 )
 STEP_NAMES = ("ingest", "reprocess")
 CONFIRM_POLICIES = ("always", "non-loopback", "never")
+FINALLY_STEP = "finally"
+"""``[steps.finally]``: runs once at the end of an apply, whatever happened (Ansible ``always``)."""
 _ENDPOINT_PLACEHOLDERS = frozenset({"matchup_id"})
 
 
@@ -89,8 +93,8 @@ def _check_optional_args(optional: Mapping[str, tuple[str, ...]]) -> None:
 
 
 def _check_step_name(name: str) -> None:
-    if name not in STEP_NAMES:
-        raise Invalid(f"unknown key (known keys: {', '.join(STEP_NAMES)})")
+    if name not in (*STEP_NAMES, FINALLY_STEP):
+        raise Invalid(f"unknown key (known keys: {', '.join((*STEP_NAMES, FINALLY_STEP))})")
 
 
 def _check_lang(lang: str) -> None:
@@ -141,11 +145,22 @@ _STRINGS_MAY_BE_EMPTY = rule(allow_empty=True)
 
 
 @dataclass(frozen=True)
+class HandlerSpec:
+    """``on_failure``: the command run (once, no retries) when its step fails or times out."""
+
+    command: tuple[str, ...] = field(metadata=rule(check=_check_command))
+    timeout: float = field(default=300.0, metadata=rule(above=0))
+    kill_grace: float = field(default=5.0, metadata=_SECONDS)
+
+
+@dataclass(frozen=True)
 class StepSpec:
     """How one mutating step is run: argv template, limits and retry policy."""
 
-    name: str = field(metadata=rule(in_file=False))
-    command: tuple[str, ...] = field(metadata=rule(check=_check_command))
+    # Defaults only so a new table (``[steps.finally]``) can be parsed; the loader names each
+    # step after its key and ``post_validate`` insists on a command.
+    name: str = field(default="", metadata=rule(in_file=False))
+    command: tuple[str, ...] = field(default=(), metadata=rule(check=_check_command))
     timeout: float = field(default=600.0, metadata=rule(above=0))
     retries: int = field(default=0, metadata=rule(minimum=0))
     backoff: float = field(default=1.0, metadata=_SECONDS)
@@ -168,6 +183,12 @@ class StepSpec:
         ),
     )
     """Arguments appended only when the named placeholder has a value (e.g. a fingerprint)."""
+    on_failure: HandlerSpec | None = None
+    """Run when this step fails or times out, with the failed step's placeholders (a rollback)."""
+
+    def post_validate(self, given: frozenset[str]) -> None:
+        if not self.command:
+            raise Invalid("is required", ".command")
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,12 @@ from recovery_plugin.names import FAILED_IDS_NAME, MATCHUP_IDS_NAME
 from recovery_plugin.report.causes import ADVICE, advice, artifacts_note, step_cause
 from recovery_plugin.report.model import FAILED_STATUSES, step_label, verdict_line
 
-__all__ = ["GUIDE_PREFIXES", "RETRY_GUIDE", "ROLLBACK_GUIDE", "build_checklist"]
+__all__ = ["GUIDE_PREFIXES", "RESUME_GUIDE", "RETRY_GUIDE", "ROLLBACK_GUIDE", "build_checklist"]
 
 RETRY_GUIDE = "retry-guide:"
 ROLLBACK_GUIDE = "rollback-guide:"
-GUIDE_PREFIXES = (RETRY_GUIDE, ROLLBACK_GUIDE)
+RESUME_GUIDE = "resume-guide:"
+GUIDE_PREFIXES = (RETRY_GUIDE, ROLLBACK_GUIDE, RESUME_GUIDE)
 """What a guide line starts with: ``line.startswith(GUIDE_PREFIXES)`` picks the guides out."""
 
 _TEXT: Mapping[str, Mapping[str, str]] = {
@@ -46,6 +47,17 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
             " {command}"
         ),
         "no_matchup": "step reprocess: skipped (no --matchup-id given)",
+        "rolled_back": "rolled back {label}: succeeded (on_failure exited 0; log: {log})",
+        "rollback_failed": (
+            "rollback of {label} {status}{code}: the change may be half-applied; check it by hand"
+            " before re-running (log: {log})"
+        ),
+        "finally_failed": "finally {status}{code}: the clean-up did not complete (log: {log})",
+        "batch": "batch {index} ({kind}, {count} id(s)): {verdict}{summary}",
+        "resume": (
+            "stopped after batch {after}: {reason}. {count} id(s) left to do: {ids}. When the"
+            " cause is fixed, resume with: {command}"
+        ),
     },
     "ko": {
         "preflight": "사전 점검: {name} {state}",
@@ -70,6 +82,17 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
             " /api/v1/dashboard/summary, 그다음 매치업 엔드포인트 순서로 확인하세요. 재검증: {command}"
         ),
         "no_matchup": "단계 reprocess: 건너뜀 (--matchup-id 없음)",
+        "rolled_back": "{label} 롤백 완료: 성공 (on_failure 종료 코드 0; 로그: {log})",
+        "rollback_failed": (
+            "{label} 롤백 {status}{code}: 변경이 일부만 적용되었을 수 있습니다. 다시 실행하기 전에"
+            " 직접 상태를 확인하세요 (로그: {log})"
+        ),
+        "finally_failed": "finally {status}{code}: 정리 작업이 끝나지 않았습니다 (로그: {log})",
+        "batch": "배치 {index} ({kind}, {count}건): {verdict}{summary}",
+        "resume": (
+            "배치 {after} 이후 중단: {reason}. 남은 매치업 {count}건: {ids}. 원인을 해결한 뒤"
+            " 다음 명령으로 이어서 실행하세요: {command}"
+        ),
     },
 }
 
@@ -103,7 +126,59 @@ def build_checklist(report: Mapping[str, Any], lang: str = "en") -> list[str]:
                 attempts=len(readiness["attempts"]),
             )
         )
+    lines.extend(_batch_lines(report, text))
+    lines.extend(_handler_lines(steps, text))
     lines.extend(_guides(report, steps, text, lang))
+    return lines
+
+
+def _batch_lines(report: Mapping[str, Any], text: Mapping[str, str]) -> list[str]:
+    batches = report.get("batches")
+    if not batches:
+        return []
+    lines = [
+        text["batch"].format(
+            index=b["index"],
+            kind=b["kind"],
+            count=len(b["ids"]),
+            verdict=b["verdict"],
+            summary=f" ({b['summary']})" if b.get("summary") else "",
+        )
+        for b in batches["items"]
+    ]
+    left = [str(i) for i in batches.get("ids_left", [])]
+    if left and batches.get("stopped_after") is not None:
+        lines.append(
+            f"{RESUME_GUIDE} "
+            + text["resume"].format(
+                after=batches["stopped_after"],
+                reason=batches.get("stop_reason") or "-",
+                count=len(left),
+                ids=", ".join(left[:MAX_INLINE_IDS])
+                + (", ..." if len(left) > MAX_INLINE_IDS else ""),
+                command=_resume_command(report, batches),
+            )
+        )
+    return lines
+
+
+def _handler_lines(steps: list[Mapping[str, Any]], text: Mapping[str, str]) -> list[str]:
+    """What was rolled back and whether it worked; a failed ``finally``."""
+    lines = []
+    for step in steps:
+        if step["name"] not in ("rollback", "finally") or step["status"] in ("planned", "skipped"):
+            continue
+        code = f", exit {step['exit_code']}" if step.get("exit_code") is not None else ""
+        log = step.get("log_path") or "-"
+        if step["name"] == "finally":
+            if step["status"] != "success":
+                lines.append(
+                    text["finally_failed"].format(status=step["status"], code=code, log=log)
+                )
+            continue
+        label = step_label({"name": step.get("rollback_of"), "matchup_id": step.get("matchup_id")})
+        key = "rolled_back" if step["status"] == "success" else "rollback_failed"
+        lines.append(text[key].format(label=label, status=step["status"], code=code, log=log))
     return lines
 
 
@@ -219,6 +294,16 @@ def _rerun_command(report: Mapping[str, Any], ids: list[str], *, skip_ingest: bo
     if report.get("poll_fingerprint"):
         argv += ["--poll-fingerprint", str(report["poll_fingerprint"])]
     return shlex.join(argv + _id_flags(ids, report, FAILED_IDS_NAME))
+
+
+def _resume_command(report: Mapping[str, Any], batches: Mapping[str, Any]) -> str:
+    """``--resume`` re-runs what was skipped; the batch flags keep the rest careful (the canary
+    already passed or was fixed, so it is not repeated)."""
+    argv = ["recovery-bundle", "run", "--resume", str(report.get("run_dir", ""))]
+    for flag in ("batch_size", "max_failures"):
+        if batches.get(flag) is not None:
+            argv += [f"--{flag.replace('_', '-')}", str(batches[flag])]
+    return shlex.join(argv)
 
 
 def _verify_command(report: Mapping[str, Any]) -> str:

@@ -45,6 +45,8 @@ class StepRecord:
     """Pids of processes the step left behind (e.g. a ``setsid`` daemon), stopped by the harness."""
     left_running: list[int] = field(default_factory=list)
     """Pids of processes the step left behind that the harness could not stop."""
+    rollback_of: str | None = None
+    """For a ``rollback`` step: the name of the step whose failure it answers."""
 
     @property
     def failed(self) -> bool:
@@ -54,6 +56,8 @@ class StepRecord:
         data = asdict(self)
         if self.matchup_id is None:
             del data["matchup_id"]
+        if self.rollback_of is None:
+            del data["rollback_of"]
         return data
 
 

@@ -55,6 +55,7 @@ class Report:
     preflight_overridden: bool = False
     ids_to_redo: list[str] = field(default_factory=list)
     """The ids a re-apply must still do (set by the finisher)."""
+    batches: dict[str, Any] | None = None
 
     def step(self, name: str, matchup_id: str | None = None) -> StepRecord | None:
         return next((s for s in self.steps if s.name == name and s.matchup_id == matchup_id), None)
@@ -95,6 +96,7 @@ class Report:
             "readiness": self.readiness,
             "verification": self.verification,
             "evidence": self.evidence,
+            "batches": self.batches,
             "ops_checklist": list(self.ops_checklist),
             "error": self.error,
             "warnings": list(self.warnings),

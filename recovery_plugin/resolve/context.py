@@ -70,6 +70,12 @@ class RunRequest:
     """``--require-ids``: no id, or every step skipped, is an error rather than a warning."""
     keeps_report: bool = True
     """False for a plain pytest gate without an output directory: no run directory, no report."""
+    canary: str | None = None
+    """``--canary N|P%``: reprocess these ids first, verify them, go on only if they pass."""
+    batch_size: str | None = None
+    """``--batch-size N|P%``: reprocess the rest in batches, each verified before the next."""
+    max_failures: str | None = None
+    """``--max-failures N|P%``: stop scheduling reprocess steps once more than this failed."""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """The mutating steps of an apply: ingest, then reprocess per matchup id, ``--jobs`` at a time.
 
-A failed step makes the following mutating steps ``skipped`` unless ``--continue-on-error``;
-a cancel (SIGINT/SIGTERM) skips whatever has not started.
+A failed step makes the following mutating steps ``skipped`` unless ``--continue-on-error``
+(for reprocess steps, ``--max-failures`` sets the ceiling instead); a cancel (SIGINT/SIGTERM)
+skips whatever has not started. A failed step's ``on_failure`` runs right after it
+(``run/handlers.py``); canary and batches are scheduled by ``run/batches.py``.
 """
 
 from __future__ import annotations
@@ -9,15 +11,21 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from recovery_plugin.ids import write_matchup_file
 from recovery_plugin.names import FAILED_IDS_NAME
 from recovery_plugin.render.progress import Progress
 from recovery_plugin.report.model import StepRecord
+from recovery_plugin.report.result import VerificationResult
 from recovery_plugin.report.writer import Report, ReportWriter
 from recovery_plugin.resolve.context import RunContext
 from recovery_plugin.resolve.inputs import absolute
+from recovery_plugin.run.batches import EARLIER_FAILURE, Ceiling, Stop, batch_policy, run_in_batches
+from recovery_plugin.run.handlers import Rollbacks
+
+if TYPE_CHECKING:
+    from recovery_plugin.run.signals import Interrupt
 
 __all__ = ["run_mutating_steps"]
 
@@ -48,10 +56,15 @@ def run_mutating_steps(
     console: Console,
     progress: Progress,
     lock: StepGroups | None = None,
+    interrupt: Interrupt | None = None,
 ) -> None:
     """``lock`` (the output lock) records each running step's process group."""
     request = context.request
-    stop_mutations = threading.Event()
+    stop = Stop()
+    rollbacks = Rollbacks(report)
+    reprocess = [s for s in report.steps if s.name == "reprocess"]
+    to_run = sum(1 for s in reprocess if s.status != "skipped")  # a resumed run's share
+    ceiling = Ceiling(batch_policy(context), to_run, request.continue_on_error)
 
     def run(record: StepRecord) -> None:
         if record.status == "skipped":
@@ -59,31 +72,56 @@ def run_mutating_steps(
         if cancel.is_set():
             _skip(record, "not run: the run was interrupted")
             return
-        if stop_mutations.is_set():
-            _skip(
-                record, "skipped: an earlier step failed (use --continue-on-error to run it anyway)"
-            )
+        if stop.reason is not None:
+            _skip(record, stop.reason)
             writer.write(report)
             return
         _run_one(context, record, report, writer, cancel, console, progress, lock)
-        if record.failed and (not request.continue_on_error or _ends_the_run(record)):
-            stop_mutations.set()
+        if not record.failed:
+            return
+        rollbacks.after_failure(context, record, report, writer, cancel, console)
+        if record.name == "reprocess" and not _ends_the_run(record):
+            reason = ceiling.failed()
+            if reason is not None:
+                stop.set(reason)
+        elif not request.continue_on_error or _ends_the_run(record):
+            stop.set(EARLIER_FAILURE)
+
+    def run_all(records: list[StepRecord]) -> None:
+        jobs = max(1, min(context.settings.jobs, len(records) or 1))
+        if jobs == 1:
+            for record in records:
+                run(record)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="reprocess") as pool:
+            for future in [pool.submit(run, record) for record in records]:
+                future.result()
+
+    def verify(narrowed: RunContext) -> VerificationResult | None:
+        from recovery_plugin.run.verification import run_verification
+
+        if interrupt is None:
+            return run_verification(narrowed, cancel=cancel)
+        with interrupt.pytest_running():
+            return run_verification(narrowed, cancel=cancel)
 
     ingest = report.step("ingest")
     if ingest is not None:
         run(ingest)
-    reprocess = [s for s in report.steps if s.name == "reprocess"]
-    progress.expect("reprocess", sum(1 for s in reprocess if s.status != "skipped"))
-    jobs = max(1, min(context.settings.jobs, len(reprocess) or 1))
-    if jobs == 1:
-        for record in reprocess:
-            run(record)
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="reprocess") as pool:
-            for future in [pool.submit(run, record) for record in reprocess]:
-                future.result()
+    progress.expect("reprocess", to_run)
+    run_in_batches(
+        context,
+        report,
+        writer,
+        reprocess,
+        run_all=run_all,
+        verify=verify,
+        stop=stop,
+        cancel=cancel,
+        console=console,
+    )
     failed = [str(r.matchup_id) for r in reprocess if r.failed]
     if failed:
         write_matchup_file(context.run_dir / FAILED_IDS_NAME, failed)

@@ -25,7 +25,9 @@ from recovery_plugin.report.model import verdict_line
 from recovery_plugin.report.result import VerificationResult
 from recovery_plugin.report.writer import Report, ReportWriter
 from recovery_plugin.resolve.context import RunContext, RunRequest, prepare
+from recovery_plugin.run.batches import plan_batches
 from recovery_plugin.run.confirm import Confirmation, Prompt, confirm_run
+from recovery_plugin.run.handlers import run_finally
 from recovery_plugin.run.signals import Interrupt
 
 if TYPE_CHECKING:
@@ -63,6 +65,9 @@ def execute(
         console(warning)
     confirmation = confirm_run(context, yes=yes, prompt=prompt)
     start = time.monotonic()
+    from recovery_plugin.run.batches import batch_policy
+
+    batch_policy(context)  # a bad --canary/--batch-size/--max-failures fails before anything
     lock = None
     if context.mode == "apply":
         from recovery_plugin.run.lock import OutputLock
@@ -110,10 +115,21 @@ def _execute_locked(
 
                     capture_baseline(context, report, writer, console)
                     run_mutating_steps(
-                        context, report, writer, interrupt.cancel, console, progress, lock
+                        context,
+                        report,
+                        writer,
+                        interrupt.cancel,
+                        console,
+                        progress,
+                        lock,
+                        interrupt,
                     )
                 result = _verify(context, report, writer, interrupt, console, progress)
+                run_finally(context, report, writer, console)
+            else:
+                plan_batches(context, report)
     except RecoveryError as exc:
+        run_finally(context, report, writer, console)
         report.status = "failed"
         report.error = exc.message
         finished(finish_report(report, writer, duration_s=time.monotonic() - start))
@@ -121,6 +137,7 @@ def _execute_locked(
     except BaseException as exc:
         # Whatever happens, the evidence is written before the error propagates.
         interrupted = isinstance(exc, KeyboardInterrupt)
+        run_finally(context, report, writer, console)
         report.status = "interrupted" if interrupted else "failed"
         report.error = f"{type(exc).__name__}: {exc}"
         for step in report.steps:
