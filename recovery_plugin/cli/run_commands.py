@@ -61,6 +61,12 @@ def run(**options: Any) -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write JUnit XML of the checks here.",
 )
+@click.option(
+    "--baseline",
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="RUN_DIR",
+    help="Compare expect_changed/expect_unchanged with this earlier run's api_capture.json.",
+)
 @common_options
 def verify(**options: Any) -> None:
     """Capture and verify the endpoints only (no step runs, nothing changes): the CI gate.
@@ -88,6 +94,7 @@ def _launch(mode: str, options: dict[str, Any]) -> None:
         skip_reprocess=bool(options.get("skip_reprocess")),
         skip_capture=bool(options.get("skip_capture")),
         junit_xml=options.get("junit_xml"),
+        baseline=options.get("baseline"),
         environ=dict(os.environ),
     )
     as_json = bool(options.get("as_json"))
