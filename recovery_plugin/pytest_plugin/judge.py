@@ -18,13 +18,13 @@ from recovery_plugin.names import BEFORE_CAPTURE_NAME
 
 if TYPE_CHECKING:
     from recovery_plugin.config import CaptureSpec
-    from recovery_plugin.redact import Redactor
     from recovery_plugin.http.checks import CheckContext
     from recovery_plugin.http.contract import OpenAPILoad, SchemaContract
     from recovery_plugin.http.fetch import Capture, Target
     from recovery_plugin.http.latency import Sample
     from recovery_plugin.http.poll import Observation
     from recovery_plugin.pytest_plugin.items import EndpointCheck
+    from recovery_plugin.redact import Redactor
 
 __all__ = ["CheckJudge", "CheckRecord", "JudgedRun"]
 
@@ -152,11 +152,10 @@ class CheckJudge:
 
     def judge(self, item: EndpointCheck) -> list[str]:
         """Every reason ``item`` fails, after polling when its endpoint polls."""
+        from recovery_plugin.errors import ConfigError
         from recovery_plugin.http.checks import evaluate
         from recovery_plugin.http.expectations import expectations_of
         from recovery_plugin.http.poll import Observation, poll_until
-
-        from recovery_plugin.errors import ConfigError
 
         capture = self._capture_for(item.target)
         try:
