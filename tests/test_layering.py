@@ -198,7 +198,10 @@ def test_help_and_a_dry_run_with_expectations_stay_light(tmp_path: Path) -> None
         '[[endpoints.assert]]\npath = "$.has_data"\nop = "=="\nvalue = true\n',
         encoding="utf-8",
     )
-    for argv in (["--help"], ["run", "--mode", "dry-run", "--config", str(config), "--matchup-id", "m1"]):
+    for argv in (
+        ["--help"],
+        ["run", "--mode", "dry-run", "--config", str(config), "--matchup-id", "m1"],
+    ):
         statement = (
             "import contextlib, io\nfrom recovery_plugin.cli import cli\n"
             "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
