@@ -110,3 +110,15 @@ def test_verify_baseline_must_be_a_run_directory(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["verify", "--baseline", str(tmp_path)])
     assert result.exit_code == 2
     assert f"--baseline: no api_capture.json in {tmp_path}" in result.output
+
+
+def test_the_configuration_page_example_loads(tmp_path: Path) -> None:
+    page = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    block = page.split("<!-- example: checks -->\n```toml\n", 1)[1].split("```", 1)[0]
+    runbook = load_runbook(_write(tmp_path, block))
+    check_runbook(runbook, compile_paths=True)
+    matchup, summary = runbook.endpoints
+    found = expectations_of(matchup)
+    assert len(found.assertions) == 2 and len(found.reprocessed) == 1
+    assert found.poll is not None and len(found.poll.halt_on) == 2
+    assert summary.expect_schema == "schemas/summary.json"
