@@ -171,7 +171,7 @@ def test_nothing_below_the_cli_imports_it() -> None:
 
 
 def _loaded_after(statement: str) -> list[str]:
-    heavy = "('click', 'pytest', 'httpx', 'tenacity')"
+    heavy = "('click', 'pytest', 'httpx', 'tenacity', 'jsonpath', 'jsonschema')"
     probe = f"import sys\n{statement}\nprint(sorted(m for m in {heavy} if m in sys.modules))"
     proc = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
@@ -186,3 +186,28 @@ def test_importing_the_package_or_the_plugin_stays_light() -> None:
     assert _loaded_after("import recovery_plugin.plugin") == [
         "pytest"
     ]  # no click, no httpx until enabled
+
+
+def test_help_and_a_dry_run_with_expectations_stay_light(tmp_path: Path) -> None:
+    config = tmp_path / "recovery.toml"
+    config.write_text(
+        f'output_dir = "{tmp_path / "out"}"\n'
+        '[[endpoints]]\nname = "m"\npath = "/m/{matchup_id}"\n'
+        "poll = { deadline = 5 }\n"
+        'expect_changed = ["$.updated_at"]\n'
+        '[[endpoints.assert]]\npath = "$.has_data"\nop = "=="\nvalue = true\n',
+        encoding="utf-8",
+    )
+    for argv in (
+        ["--help"],
+        ["run", "--mode", "dry-run", "--config", str(config), "--matchup-id", "m1"],
+    ):
+        statement = (
+            "import contextlib, io\nfrom recovery_plugin.cli import cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):\n"
+            "    try:\n"
+            f"        cli.main({argv!r}, standalone_mode=False)\n"
+            "    except SystemExit:\n"
+            "        pass"
+        )
+        assert _loaded_after(statement) == ["click"], argv

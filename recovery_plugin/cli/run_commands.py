@@ -95,6 +95,12 @@ def run(**options: Any) -> None:
     help="Write JUnit XML of the checks here.",
 )
 @_require_ids
+@click.option(
+    "--baseline",
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="RUN_DIR",
+    help="Compare expect_changed/expect_unchanged with this earlier run's api_capture.json.",
+)
 @common_options
 def verify(**options: Any) -> None:
     """Capture and verify the endpoints only (no step runs, nothing changes): the CI gate.
@@ -124,6 +130,7 @@ def _launch(mode: str, options: dict[str, Any]) -> None:
         junit_xml=options.get("junit_xml"),
         require_ids=bool(options.get("require_ids")),
         no_preflight=bool(options.get("no_preflight")),
+        baseline=options.get("baseline"),
         environ=dict(os.environ),
         canary=options.get("canary"),
         batch_size=options.get("batch_size"),

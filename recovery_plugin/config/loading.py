@@ -6,6 +6,7 @@ pays for it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -45,7 +46,7 @@ def load_runbook(path: Path | None) -> Runbook:
     """The default profile, overridden by the TOML file at ``path`` when given."""
     base = default_runbook()
     if path is None:
-        return base
+        return _share_openapi(base)
     label, data = _read_table(path)
     # [notify] has its own parser (webhooks with {env:NAME} references), errors naming the key.
     notify: tuple[WebhookSpec, ...] = ()
@@ -53,13 +54,42 @@ def load_runbook(path: Path | None) -> Runbook:
     if has_notify:
         notify = parse_notify(data["notify"], label)
         data = {key: value for key, value in data.items() if key != "notify"}
+    _rename_assert_keys(data, label)
     try:
         runbook = parse(Runbook, data, source=label, base=base)
     except ValidationError as exc:
-        raise ConfigError(str(exc)) from None
+        raise ConfigError(_ASSERTIONS_WORD.sub(ASSERT_KEY, str(exc))) from None
     steps = {name: replace(spec, name=name) for name, spec in runbook.steps.items()}
     keys = _dotted_keys(data) | ({"notify"} if has_notify else set())
-    return replace(runbook, steps=steps, notify=notify, source=label, path=path, file_keys=keys)
+    runbook = replace(runbook, steps=steps, notify=notify, source=label, path=path, file_keys=keys)
+    return _share_openapi(runbook)
+
+
+ASSERT_KEY = "assert"
+"""The file's key for an endpoint's assertions; a Python keyword, so the field is ``assertions``."""
+_ASSERTIONS_WORD = re.compile(r"\bassertions\b")
+
+
+def _rename_assert_keys(data: Any, label: str) -> None:
+    endpoints = data.get("endpoints") if isinstance(data, dict) else None
+    if not isinstance(endpoints, list):
+        return
+    for i, table in enumerate(endpoints):
+        if not isinstance(table, dict):
+            continue
+        if "assertions" in table:
+            raise ConfigError(
+                f"{label}: endpoints[{i}].assertions: unknown key (did you mean assert?)"
+            )
+        if ASSERT_KEY in table:
+            table["assertions"] = table.pop(ASSERT_KEY)
+
+
+def _share_openapi(runbook: Runbook) -> Runbook:
+    """Each endpoint carries the runbook's ``openapi`` source, so a check needs only its spec."""
+    source = runbook.openapi or None
+    endpoints = tuple(replace(e, openapi=source) for e in runbook.endpoints)
+    return replace(runbook, endpoints=endpoints)
 
 
 def _read_table(path: Path) -> tuple[str, Any]:

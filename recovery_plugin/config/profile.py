@@ -10,7 +10,13 @@ from collections.abc import Mapping
 
 from recovery_plugin.config.schema import EndpointSpec, Runbook, StepSpec
 
-__all__ = ["DEFAULT_ENDPOINTS", "DEFAULT_STEPS", "SUMMARY_KEYS", "default_runbook"]
+__all__ = [
+    "DEFAULT_ENDPOINTS",
+    "DEFAULT_OPENAPI",
+    "DEFAULT_STEPS",
+    "SUMMARY_KEYS",
+    "default_runbook",
+]
 
 SUMMARY_KEYS = (
     "as_of",
@@ -63,10 +69,17 @@ DEFAULT_ENDPOINTS: tuple[EndpointSpec, ...] = (
     EndpointSpec(
         name="matchup",
         path="/api/v1/matchups/{matchup_id}",
+        # ``$.matchup_id == {matchup_id}``, as a subset (its failure names the key).
         expect_json={"matchup_id": "{matchup_id}"},
+        # The real service may answer has_data false with an incumbent fallback: after a
+        # reprocess in this run that is a finding, not a pass (``reprocessed_assert = []``: off).
+        reprocessed_assert=({"path": "$.has_data", "op": "==", "value": True},),
     ),
 )
 
+DEFAULT_OPENAPI = "{api_base}/openapi.json"
+"""FastAPI serves its document here; a service that does not (404) gets the check skipped."""
+
 
 def default_runbook() -> Runbook:
-    return Runbook(steps=dict(DEFAULT_STEPS), endpoints=DEFAULT_ENDPOINTS)
+    return Runbook(steps=dict(DEFAULT_STEPS), endpoints=DEFAULT_ENDPOINTS, openapi=DEFAULT_OPENAPI)

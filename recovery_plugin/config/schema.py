@@ -130,6 +130,10 @@ def _check_expect_templates(value: Any, at: str = "") -> None:
             _check_expect_templates(item, f"{at}[{i}]")
 
 
+def _check_openapi_source(value: str) -> None:
+    _check_template(value, frozenset({"api_base"}))
+
+
 def _check_unique_names(endpoints: tuple[EndpointSpec, ...]) -> None:
     seen: set[str] = set()
     for i, endpoint in enumerate(endpoints):
@@ -202,6 +206,20 @@ class EndpointSpec:
         default=None, metadata=rule(check=_check_expect_templates)
     )
     expect_keys: tuple[str, ...] = ()
+    assertions: tuple[Any, ...] = ()
+    """``[[endpoints.assert]]`` tables (the file's key is ``assert``); checked by the engine at
+    resolve time (:func:`recovery_plugin.http.expectations.check_runbook`)."""
+    reprocessed_assert: tuple[Any, ...] = ()
+    """Assertions applied only to a matchup reprocessed in this run (``apply``); ``[]`` turns
+    the built-in ``$.has_data == true`` off."""
+    expect_schema: str | None = None
+    expect_changed: Any = None
+    expect_unchanged: Any = None
+    max_ms: float | None = field(default=None, metadata=rule(above=0))
+    slo: Mapping[str, Any] | None = None
+    poll: Mapping[str, Any] | None = None
+    openapi: str | None = field(default=None, compare=False, metadata=rule(in_file=False))
+    """The runbook's top-level ``openapi``, copied here by the loader (not part of equality)."""
 
     @property
     def per_matchup(self) -> bool:
@@ -247,6 +265,10 @@ class Runbook:
     """When ``apply`` asks before mutating: always, only for a non-loopback target, or never."""
     notify: tuple[WebhookSpec, ...] = field(default=(), metadata=rule(in_file=False))
     """The ``[notify]`` webhooks (parsed by :func:`~recovery_plugin.config.notify.parse_notify`)."""
+    openapi: str | None = field(
+        default=None, metadata=rule(check=_check_openapi_source, allow_empty=True)
+    )
+    """The service's OpenAPI document (URL or path; ``{api_base}`` allowed); ``""`` turns it off."""
     source: str = field(default="built-in default profile", metadata=rule(in_file=False))
     path: Path | None = field(default=None, metadata=rule(in_file=False))
     file_keys: frozenset[str] = field(default=frozenset(), metadata=rule(in_file=False))

@@ -7,8 +7,9 @@ from typing import Any
 
 from recovery_plugin.config import EndpointSpec
 from recovery_plugin.http.fetch import Capture
+from recovery_plugin.http.verdicts import CheckContext, more_reasons
 
-__all__ = ["evaluate", "expected_json"]
+__all__ = ["CheckContext", "evaluate", "expected_json"]
 
 _TRANSPORT_REASONS = {
     "connection_refused": "connection refused (is the service up?)",
@@ -43,15 +44,29 @@ def _fill(value: Any, values: Mapping[str, str]) -> Any:
     return value
 
 
-def evaluate(spec: EndpointSpec, capture: Capture) -> list[str]:
+def evaluate(
+    spec: EndpointSpec, capture: Capture, context: CheckContext | None = None
+) -> list[str]:
     """Every reason the capture fails ``spec``; empty when it passes.
 
     Judged on the raw response; the reasons are written (report, JUnit, console), so masked.
+    With a ``context`` the endpoint's assertions, ``max_ms``, effect checks (against the
+    baseline) and contract apply too; their notes (a contract not checked) go to
+    ``context.notes``.
     """
-    return [capture.mask(reason) for reason in _reasons(spec, capture)]
+    return [capture.mask(reason) for reason in _reasons(spec, capture, context)]
 
 
-def _reasons(spec: EndpointSpec, capture: Capture) -> list[str]:
+def _reasons(spec: EndpointSpec, capture: Capture, context: CheckContext | None) -> list[str]:
+    reasons = _basic(spec, capture)
+    if context is None or capture.error is not None or capture.truncated:
+        return reasons
+    if capture.decode_error is not None or (reasons and capture.status != spec.expect_status):
+        return reasons
+    return reasons + more_reasons(spec, capture, context)
+
+
+def _basic(spec: EndpointSpec, capture: Capture) -> list[str]:
     where = f"GET {capture.path}"
     if capture.error is not None:
         kind = capture.error["kind"]

@@ -26,6 +26,7 @@ COLLECTOR_NAME = "recovery"
 """The generated checks' collector: their node ids are ``recovery::<endpoint>[<matchup id>]``."""
 
 CaptureSource = Callable[["Target"], "Capture"]
+Judge = Callable[["EndpointCheck"], list[str]]
 
 
 class CheckFailed(Exception):
@@ -42,11 +43,13 @@ class RecoveryChecks(pytest.Collector):
         *,
         checks: list[tuple[EndpointSpec, str | None]],
         capture_for: CaptureSource,
+        judge: Judge | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._checks = checks
         self._capture_for = capture_for
+        self._judge = judge
 
     def collect(self) -> list[pytest.Item]:
         items: list[pytest.Item] = []
@@ -59,6 +62,7 @@ class RecoveryChecks(pytest.Collector):
                     spec=spec,
                     matchup_id=matchup_id,
                     capture_for=self._capture_for,
+                    judge=self._judge,
                 )
             )
         return items
@@ -73,9 +77,11 @@ class EndpointCheck(pytest.Item):
         spec: EndpointSpec,
         matchup_id: str | None,
         capture_for: CaptureSource,
+        judge: Judge | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self._judge = judge
         self.spec = spec
         self.matchup_id = matchup_id
         self._capture_for = capture_for
@@ -87,7 +93,8 @@ class EndpointCheck(pytest.Item):
     def runtest(self) -> None:
         from recovery_plugin.http.checks import evaluate
 
-        reasons = evaluate(self.spec, self._capture_for(self.target))
+        judge = self._judge
+        reasons = judge(self) if judge else evaluate(self.spec, self._capture_for(self.target))
         if reasons:
             raise CheckFailed(reasons)
 

@@ -17,7 +17,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from recovery_plugin.config import CaptureSpec, EndpointSpec
+from recovery_plugin.pytest_plugin.details import add_check_details
 from recovery_plugin.pytest_plugin.items import COLLECTOR_NAME, EndpointCheck, RecoveryChecks
+from recovery_plugin.pytest_plugin.judge import CheckJudge
+from recovery_plugin.pytest_plugin.slo_items import SLOCheck, with_slo_items
 from recovery_plugin.redact import Redactor
 from recovery_plugin.report.result import VerificationResult, summarise
 
@@ -48,6 +51,11 @@ class SessionSpec:
     """A capture batch the launcher started before the session, overlapping pytest's start-up."""
     session: VerificationSession | None = None
     """The session made from this spec, once pytest is configured."""
+    baseline_path: Path | None = None
+    """The capture the effect checks compare with (``verify --baseline``); by default the
+    run's ``api_capture.before.json`` next to ``capture_path``, when there is one."""
+    reprocessed: bool | None = None
+    """The matchup ids were reprocessed in this run; None: inferred from the before-capture."""
 
     def pytest_configure(self, config: pytest.Config) -> None:
         config.stash[SESSION_SPEC] = self
@@ -80,6 +88,7 @@ class VerificationSession:
         self._lock = threading.Lock()
         self._started = time.monotonic()
         self._outcome: tuple[dict[str, Any], int] | None = None
+        self.judge = CheckJudge(context, self.capture_for)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(
@@ -98,8 +107,10 @@ class VerificationSession:
             nodeid=COLLECTOR_NAME,
             checks=checks,
             capture_for=self.capture_for,
+            judge=self.judge.judge,
         )
-        generated: list[pytest.Item] = collector.collect()
+        samples = self.judge.samples
+        generated = with_slo_items(collector, collector.collect(), lambda n: samples.get(n, []))
         # Reported like any collected node, so "collected N items", --collect-only and the JSON
         # report's collectors count the generated checks.
         result: list[pytest.Item | pytest.Collector] = [*generated]
@@ -181,13 +192,18 @@ class VerificationSession:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> dict[str, Any]:
         if isinstance(item, EndpointCheck):
-            return {"endpoint": item.spec.name, "matchup_id": item.matchup_id}
+            record = self.judge.records.get(item.nodeid)
+            extra = record.to_dict() if record is not None else {}
+            return {"endpoint": item.spec.name, "matchup_id": item.matchup_id, **extra}
+        if isinstance(item, SLOCheck) and item.result is not None:
+            return {"endpoint": item.spec.name, "matchup_id": None, "slo": item.result.to_dict()}
         return {}
 
     @pytest.hookimpl(optionalhook=True, tryfirst=True)
     def pytest_json_modifyreport(self, json_report: dict[str, Any]) -> None:
         self.write_captures()
         verification = summarise(json_report, self.context.redactor)
+        add_check_details(verification, json_report, self.judge)
         verification["duration_s"] = round(time.monotonic() - self._started, 3)
         self._outcome = (verification, int(json_report.get("exitcode", 1)))
 

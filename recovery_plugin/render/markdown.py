@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from recovery_plugin.ids import printable
+from recovery_plugin.render.check_details import check_details
 from recovery_plugin.render.failures import evidence_lines, failed_steps
 from recovery_plugin.report.checklist import GUIDE_PREFIXES
 from recovery_plugin.report.model import step_label, verdict_line
@@ -43,8 +44,9 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             "| --- | --- | --- |",
         ]
         for test in verification.get("tests", []):
+            reason = "; ".join([*filter(None, [test.get("message")]), *check_details(test)])
             lines.append(
-                f"| {_cell(test['nodeid'])} | {_cell(test['outcome'])} | {_cell(test.get('message'))} |"
+                f"| {_cell(test['nodeid'])} | {_cell(test['outcome'])} | {_cell(reason)} |"
             )
     failed = failed_steps(report)
     if failed:

@@ -17,6 +17,7 @@ from recovery_plugin.errors import RecoveryError
 from recovery_plugin.http.capture_file import read_captures
 from recovery_plugin.ids import printable
 from recovery_plugin.names import CAPTURE_NAME, REPORT_NAME, report_file
+from recovery_plugin.render.check_details import check_details
 from recovery_plugin.render.failures import evidence_lines, failed_steps
 from recovery_plugin.render.summary import display_width, format_seconds, padded_labels
 from recovery_plugin.report.checklist import GUIDE_PREFIXES
@@ -76,6 +77,7 @@ def render_text(report: Mapping[str, Any]) -> str:
                 test["outcome"], "?"
             )
             lines.append(f"  {mark} {test['nodeid']}  ({test['duration_s']:.3f}s)")
+            lines += [f"       {detail}" for detail in check_details(test)]
         failures = [t for t in verification.get("tests", []) if t["outcome"] in ("failed", "error")]
         if failures:
             lines += ["", "Failures"]
@@ -136,7 +138,7 @@ def render_html(report: Mapping[str, Any], run_dir: Path) -> str:
     tests = (report.get("verification") or {}).get("tests", [])
     check_rows = "".join(
         f'<tr class="{e(t["outcome"])}"><td>{e(t["nodeid"])}</td><td>{e(t["outcome"])}</td>'
-        f"<td>{t['duration_s']:.3f}</td><td><pre>{e(t.get('message') or '')}</pre></td></tr>"
+        f"<td>{t['duration_s']:.3f}</td><td><pre>{e(_reason_cell(t))}</pre></td></tr>"
         for t in tests
     )
     checklist = "".join(
@@ -273,3 +275,7 @@ def render_history(runs: list[dict[str, Any]]) -> str:
             f"{run['run_id']:<24}  {run.get('mode', '?'):<8}  {run.get('status', '?'):<11}  {took}  {shown}"
         )
     return "\n".join(printable(line) for line in lines) + "\n"
+
+
+def _reason_cell(test: Mapping[str, Any]) -> str:
+    return "\n".join([*filter(None, [test.get("message")]), *check_details(test)])

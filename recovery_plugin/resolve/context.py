@@ -19,7 +19,9 @@ from recovery_plugin.config import CaptureSpec, Runbook, find_config_file, load_
 from recovery_plugin.config.notify import required_env as notify_env
 from recovery_plugin.config.settings import Settings, resolve_settings
 from recovery_plugin.errors import ConfigError
+from recovery_plugin.http.expectations import check_runbook
 from recovery_plugin.ids import read_matchup_file
+from recovery_plugin.names import CAPTURE_NAME
 from recovery_plugin.redact import Redactor, find_secrets, url_secrets
 from recovery_plugin.report.writer import Report
 from recovery_plugin.resolve.inputs import (
@@ -34,7 +36,7 @@ from recovery_plugin.resolve.inputs import (
 from recovery_plugin.resolve.plan import PlanInputs, PlannedStep, plan_steps
 from recovery_plugin.resolve.preflight import enforce_preflight, preflight_problems
 
-__all__ = ["Mode", "RunContext", "RunRequest", "prepare", "resolve_run"]
+__all__ = ["Mode", "RunContext", "RunRequest", "baseline_capture", "prepare", "resolve_run"]
 
 Mode = Literal["dry-run", "apply", "verify"]
 
@@ -76,6 +78,8 @@ class RunRequest:
     """``--batch-size N|P%``: reprocess the rest in batches, each verified before the next."""
     max_failures: str | None = None
     """``--max-failures N|P%``: stop scheduling reprocess steps once more than this failed."""
+    baseline: Path | None = None
+    """``verify --baseline RUN_DIR``: an earlier run whose capture the effect checks compare with."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,20 @@ class RunContext:
         )
 
 
+def _check_baseline(run_dir: Path) -> None:
+    if not (run_dir / CAPTURE_NAME).is_file():
+        raise ConfigError(
+            f"--baseline: no {CAPTURE_NAME} in {run_dir} (give an earlier run's directory)"
+        )
+
+
+def baseline_capture(context: RunContext) -> Path | None:
+    """The capture the effect checks compare with: ``--baseline``'s, else none."""
+    if context.request.baseline is None:
+        return None
+    return absolute(context.request.baseline, context.request.cwd) / CAPTURE_NAME
+
+
 def resolve_run(request: RunRequest) -> RunContext:
     """Validate everything that can be validated before anything runs; raise RecoveryError."""
     previous = None
@@ -147,6 +165,9 @@ def resolve_run(request: RunRequest) -> RunContext:
         previous = load_resumed_report(request.resume_from, request.cwd, request.mode)
         request = _resumed_request(request, previous, request.resume_from)
     runbook = load_runbook(_config_path(request))
+    check_runbook(runbook, compile_paths=request.mode != "dry-run")
+    if request.baseline is not None:
+        _check_baseline(absolute(request.baseline, request.cwd))
     settings = resolve_settings(
         runbook,
         flags=request.flags,

@@ -25,7 +25,7 @@ __all__ = [
     "parse_faults",
 ]
 
-ENDPOINT_TARGETS = ("health", "summary", "matchup")
+ENDPOINT_TARGETS = ("health", "summary", "matchup", "openapi")
 MAX_HUGE_MB = 1024
 
 _SECONDS = rule(minimum=0)
@@ -82,6 +82,8 @@ class EndpointFault:
     huge_mb: float | None = field(default=None, metadata=rule(above=0, maximum=MAX_HUGE_MB))
     drop: bool = False
     redirect_loop: bool = False
+    break_contract: bool = False
+    """The real answer, altered to violate the service's own ``/openapi.json`` (matchup only)."""
 
     @property
     def has_body(self) -> bool:
@@ -111,6 +113,8 @@ class EndpointFault:
         bodies = [name for name in _BODY_KEYS if chosen[name]]
         if len(bodies) > 1:
             raise Invalid(f"{' and '.join(bodies)} exclude each other; choose one")
+        if self.break_contract and self.replaces_response:
+            raise Invalid("break_contract alters the real answer: combine it only with delay")
         for alone in _ALONE_KEYS:
             others = sorted(given - {alone, "delay"})
             if getattr(self, alone) and others:
@@ -126,7 +130,7 @@ def _check_target(name: str) -> None:
     target = "matchup" if name.startswith("matchup:") and name != "matchup:" else name
     if target not in ENDPOINT_TARGETS:
         raise Invalid(
-            f"unknown endpoint target {name!r} (allowed: health, summary, matchup, matchup:<id>)"
+            f"unknown endpoint target {name!r} (allowed: health, summary, matchup, matchup:<id>, openapi)"
         )
 
 

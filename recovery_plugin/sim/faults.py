@@ -64,7 +64,9 @@ endpoint has no faults. For a request to a faulted target:
    ``huge_mb`` (valid JSON of exactly that many MiB, streamed in 64 KiB chunks with a correct
    ``Content-Length``). ``status`` alone answers ``{"detail": "injected fault"}``.
 ``drop`` and ``redirect_loop`` exclude every key but ``delay``; the four body keys exclude each
-other.
+other. ``break_contract`` (with ``delay`` only) answers normally but with a matchup body that
+violates ``/openapi.json``: ``value_mid`` as text, ``has_data`` dropped. The ``openapi`` target
+is the document itself (``status = 404``: a service that does not serve one).
 
 Service: ``start_delay``: ``serve()`` sleeps that many seconds before binding its port.
 """

@@ -1,6 +1,7 @@
 """The simulated service's request handler: routing, endpoint faults, and the four endpoints.
 
-Routes: ``GET /health``, ``GET /api/v1/dashboard/summary``, ``GET /api/v1/matchups/{id}`` (the id
+Routes: ``GET /health``, ``GET /openapi.json`` (a document matching these answers),
+``GET /api/v1/dashboard/summary``, ``GET /api/v1/matchups/{id}`` (the id
 is ONE percent-encoded path segment, so ``%2F`` belongs to the id), ``POST /api/v1/jobs/ingest``
 (bearer token). Everything else is ``404 {"detail": "Not Found"}``. Every response carries a
 ``Content-Length``; endpoint faults (see ``faults``) are applied before the real handler.
@@ -20,6 +21,7 @@ from urllib.parse import unquote
 from recovery_plugin.sim import store, views
 from recovery_plugin.sim.clock import utc_now_iso
 from recovery_plugin.sim.faults import EndpointFault
+from recovery_plugin.sim.openapi import OPENAPI_PATH, break_contract, build_document
 from recovery_plugin.sim.records import IngestPayloadError, parse_ingest_payload
 
 if TYPE_CHECKING:
@@ -55,6 +57,7 @@ class SimHandler(BaseHTTPRequestHandler):
     sys_version = ""
 
     _conn: sqlite3.Connection | None = None
+    _breaks_contract = False
 
     @property
     def sim(self) -> ServedBy:
@@ -144,6 +147,8 @@ class SimHandler(BaseHTTPRequestHandler):
                 self._json(404, {"detail": "Not Found"})
             elif path == "/health":
                 self._guarded("health", None, lambda: self._json(200, {"status": "ok"}))
+            elif path == OPENAPI_PATH:
+                self._guarded("openapi", None, lambda: self._json(200, build_document()))
             elif path == "/api/v1/dashboard/summary":
                 self._guarded("summary", None, self._summary)
             elif path.startswith(MATCHUP_PREFIX) and "/" not in path[len(MATCHUP_PREFIX) :]:
@@ -162,6 +167,7 @@ class SimHandler(BaseHTTPRequestHandler):
 
     def _guarded(self, target: str, matchup_id: str | None, handler: Any) -> None:
         fault = self.sim.faults.current().endpoint(target, matchup_id)
+        self._breaks_contract = fault is not None and fault.break_contract
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
@@ -225,6 +231,8 @@ class SimHandler(BaseHTTPRequestHandler):
         row = store.get_matchup(self._db(), matchup_id)
         if row is None or row.observation is None:
             self._json(404, {"detail": "matchup not found"})
+        elif self._breaks_contract:
+            self._json(200, break_contract(views.matchup_body(row)))
         else:
             self._json(200, views.matchup_body(row))
 

@@ -1,0 +1,216 @@
+"""Judging one generated check: its expectations, the baseline, the contract, and polling.
+
+One :class:`CheckJudge` per session. It loads the OpenAPI document once (whichever check asks
+first), reads the baseline capture once, caps every poll request with one semaphore of the
+capture concurrency, stops polling when the run is cancelled, and keeps per-check records
+(every poll attempt, contract notes) for the report and the latency samples for the SLO items.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from recovery_plugin.names import BEFORE_CAPTURE_NAME
+
+if TYPE_CHECKING:
+    from recovery_plugin.config import CaptureSpec
+    from recovery_plugin.http.checks import CheckContext
+    from recovery_plugin.http.contract import OpenAPILoad, SchemaContract
+    from recovery_plugin.http.fetch import Capture, Target
+    from recovery_plugin.http.latency import Sample
+    from recovery_plugin.http.poll import Observation
+    from recovery_plugin.pytest_plugin.items import EndpointCheck
+    from recovery_plugin.redact import Redactor
+
+__all__ = ["CheckJudge", "CheckRecord", "JudgedRun"]
+
+
+class JudgedRun(Protocol):
+    """What the judge reads of the session spec (a protocol: the session imports the judge)."""
+
+    base_url: str
+    capture: CaptureSpec
+    redactor: Redactor
+    capture_path: Path | None
+    baseline_path: Path | None
+    reprocessed: bool | None
+    cancel: threading.Event
+
+
+@dataclass
+class CheckRecord:
+    """What the report keeps of one check beyond its outcome."""
+
+    notes: list[str]
+    contract: dict[str, Any] | None = None
+    poll: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        if self.notes:
+            found["notes"] = self.notes
+        if self.contract is not None:
+            found["contract"] = self.contract
+        if self.poll is not None:
+            found["poll"] = self.poll
+        return found
+
+
+class CheckJudge:
+    def __init__(self, spec: JudgedRun, capture_for: Callable[[Target], Capture]) -> None:
+        self.spec = spec
+        self._capture_for = capture_for
+        self._lock = threading.Lock()
+        self._limiter = threading.Semaphore(max(1, spec.capture.concurrency))
+        self._baseline: dict[tuple[str, str | None], dict[str, Any]] | None = None
+        self._openapi: dict[str, OpenAPILoad] = {}
+        self._schemas: dict[str, SchemaContract] = {}
+        self.records: dict[str, CheckRecord] = {}
+        self.samples: dict[str, list[Sample]] = {}
+
+    # --- what the run knows -------------------------------------------------------------
+
+    def _baseline_path(self) -> Path | None:
+        if self.spec.baseline_path is not None:
+            return self.spec.baseline_path
+        if self.spec.capture_path is not None:
+            before = self.spec.capture_path.parent / BEFORE_CAPTURE_NAME
+            return before if before.is_file() else None
+        return None
+
+    def _reprocessed_here(self) -> bool:
+        """An ``apply`` run reprocessed its matchup ids (its before-capture is the sign)."""
+        if self.spec.reprocessed is not None:
+            return self.spec.reprocessed
+        path = self.spec.capture_path
+        return path is not None and (path.parent / BEFORE_CAPTURE_NAME).is_file()
+
+    def baseline(self, target: Target) -> dict[str, Any] | None:
+        from recovery_plugin.http.capture_file import read_captures
+
+        with self._lock:
+            if self._baseline is None:
+                path = self._baseline_path()
+                captures = read_captures(path) if path is not None else []
+                self._baseline = {(str(c.get("name")), c.get("matchup_id")): c for c in captures}
+            return self._baseline.get(target.key)
+
+    def openapi(self, source: str) -> OpenAPILoad:
+        from recovery_plugin.http.contract import load_openapi
+
+        url = source.replace("{api_base}", self.spec.base_url)
+        with self._lock:
+            if url not in self._openapi:
+                self._openapi[url] = load_openapi(
+                    url, timeout=self.spec.capture.timeout, redact=self.spec.redactor.text
+                )
+            return self._openapi[url]
+
+    def schema(self, path: str, endpoint: str) -> SchemaContract:
+        from recovery_plugin.http.contract import load_schema_file
+
+        with self._lock:
+            if path not in self._schemas:
+                where = f"endpoint {endpoint!r}: expect_schema"
+                self._schemas[path] = load_schema_file(Path(path), where)
+            return self._schemas[path]
+
+    def contract_summary(self) -> dict[str, Any] | None:
+        """``verification.contract``: the OpenAPI document the run used (first one)."""
+        for load in self._openapi.values():
+            outcome = (
+                "loaded" if load.document is not None else "missing" if load.missing else "failed"
+            )
+            note = (
+                f"the service does not serve {load.source} (404): contract not checked"
+                if load.missing
+                else load.problem
+            )
+            return {"url": load.source, "sha256": load.sha256, "outcome": outcome, "note": note}
+        return None
+
+    # --- judging ------------------------------------------------------------------------
+
+    def _context(self, item: EndpointCheck, capture: Capture) -> CheckContext:
+        from recovery_plugin.config.profile import DEFAULT_OPENAPI
+        from recovery_plugin.http.checks import CheckContext
+        from recovery_plugin.http.expectations import expectations_of
+
+        spec = item.spec
+        return CheckContext(
+            expectations=expectations_of(spec),
+            reprocessed=item.matchup_id is not None and self._reprocessed_here(),
+            baseline=self.baseline(item.target),
+            openapi=self.openapi(spec.openapi) if spec.openapi and capture.status else None,
+            openapi_best_effort=spec.openapi == DEFAULT_OPENAPI,
+            schema=self.schema(spec.expect_schema, spec.name) if spec.expect_schema else None,
+        )
+
+    def judge(self, item: EndpointCheck) -> list[str]:
+        """Every reason ``item`` fails, after polling when its endpoint polls."""
+        from recovery_plugin.errors import ConfigError
+        from recovery_plugin.http.checks import evaluate
+        from recovery_plugin.http.expectations import expectations_of
+        from recovery_plugin.http.poll import Observation, poll_until
+
+        capture = self._capture_for(item.target)
+        try:
+            context = self._context(item, capture)
+        except ConfigError as exc:  # expect_schema names a file that cannot be used
+            return [exc.message]
+        reasons = evaluate(item.spec, capture, context)
+        poll = expectations_of(item.spec).poll
+        record = CheckRecord(notes=context.notes, contract=context.contract)
+        if reasons and poll is not None:
+            first = Observation(
+                capture.status, tuple(reasons), capture.body, capture.elapsed_s, (capture, context)
+            )
+            result = poll_until(
+                lambda: self._attempt(item),
+                poll,
+                first=first,
+                matchup_id=item.matchup_id,
+                limiter=self._limiter,
+                cancel=self.spec.cancel,
+            )
+            record.poll = result.to_dict()
+            if result.last is not None:
+                capture, context = result.last.capture
+                record.notes, record.contract = context.notes, context.contract
+            rest = list(result.last.reasons[1:]) if result.last is not None else []
+            reasons = [] if result.passed else [result.reason, *rest]
+        with self._lock:
+            self.records[item.nodeid] = record
+            self.samples.setdefault(item.spec.name, []).append(_sample(capture))
+        return reasons
+
+    def _attempt(self, item: EndpointCheck) -> Observation:
+        from recovery_plugin.http.checks import evaluate
+        from recovery_plugin.http.fetch import fetch, make_client
+        from recovery_plugin.http.poll import Observation
+
+        with make_client(self.spec.capture) as client:
+            capture = fetch(
+                client,
+                self.spec.base_url,
+                item.target,
+                max_body=self.spec.capture.max_body_bytes,
+                redactor=self.spec.redactor,
+            )
+        context = self._context(item, capture)
+        reasons = evaluate(item.spec, capture, context)
+        return Observation(
+            capture.status, tuple(reasons), capture.body, capture.elapsed_s, (capture, context)
+        )
+
+
+def _sample(capture: Capture) -> Sample:
+    from recovery_plugin.http.latency import Sample
+
+    if capture.error is not None or capture.status is None:
+        return Sample(None, error=True)
+    return Sample(round(capture.elapsed_s * 1000, 3), error=capture.status >= 500)
