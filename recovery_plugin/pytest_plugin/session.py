@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from recovery_plugin.config import CaptureSpec, EndpointSpec
-from recovery_plugin.pytest_plugin.items import COLLECTOR_NAME, EndpointCheck, RecoveryChecks
+from recovery_plugin.pytest_plugin.items import (
+    COLLECTOR_NAME,
+    MARKER,
+    EndpointCheck,
+    RecoveryChecks,
+)
+from recovery_plugin.pytest_plugin.protocol import CheapProtocol
 from recovery_plugin.redact import Redactor
 from recovery_plugin.report.result import VerificationResult, summarise
 
@@ -80,6 +86,7 @@ class VerificationSession:
         self._lock = threading.Lock()
         self._started = time.monotonic()
         self._outcome: tuple[dict[str, Any], int] | None = None
+        self._protocol = CheapProtocol(MARKER)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(
@@ -109,6 +116,16 @@ class VerificationSession:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self._selected = [item.target for item in session.items if isinstance(item, EndpointCheck)]
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> bool | None:
+        """Our checks skip the setup and teardown phases they do not use (see ``protocol``)."""
+        if isinstance(item, EndpointCheck) and self._protocol.applies(item):
+            self._protocol.run(item)
+            return True
+        return None
 
     def batch(self) -> CaptureBatch:
         """The session's capture batch: the launcher's (started before the session), or one
