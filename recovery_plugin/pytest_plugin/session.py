@@ -49,6 +49,8 @@ class SessionSpec:
     capture_path: Path | None = None
     readiness_path: str | None = "/health"
     on_capture: Callable[[Capture], None] | None = None
+    on_check: Callable[[], None] | None = None
+    """Called once each check (or any test of the session) has finished."""
     cancel: threading.Event = field(default_factory=threading.Event)
     prefetch: CaptureBatch | None = None
     """A capture batch the launcher started before the session, overlapping pytest's start-up."""
@@ -126,6 +128,10 @@ class VerificationSession:
             self._protocol.run(item)
             return True
         return None
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        if self.context.on_check is not None:
+            self.context.on_check()
 
     def batch(self) -> CaptureBatch:
         """The session's capture batch: the launcher's (started before the session), or one

@@ -73,6 +73,7 @@ def run_verification(
     *,
     cancel: threading.Event,
     on_capture: Callable[[Capture], None] | None = None,
+    on_check: Callable[[], None] | None = None,
 ) -> VerificationResult:
     """Run the session and return its result (outcomes, readiness, the report hooks)."""
     import pytest
@@ -110,6 +111,7 @@ def run_verification(
         redactor=context.redactor,
         capture_path=context.run_dir / CAPTURE_NAME,
         on_capture=on_capture,
+        on_check=on_check,
         cancel=cancel,
         prefetch=prefetch,
     )

@@ -37,6 +37,7 @@ class ServedBy(Protocol):
 
     def log_line(self, line: str) -> None: ...
 
+
 __all__ = ["ServedBy", "SimHandler"]
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
