@@ -20,8 +20,18 @@ import pytest
 
 __all__ = ["CheapProtocol"]
 
-_KNOWN_PHASE_PLUGINS = ("_pytest.", "pytest_jsonreport.", "recovery_plugin.")
-"""Modules whose setup/teardown hooks do nothing for a generated check."""
+_KNOWN_PHASE_PLUGINS = frozenset(
+    {
+        "_pytest.runner",  # the fixture stack: a check uses no fixtures
+        "_pytest.skipping",  # skip/xfail marks: a check with any marker gets the full protocol
+        "_pytest.capture",
+        "_pytest.threadexception",
+        "_pytest.unraisableexception",
+        "pytest_jsonreport.plugin",
+    }
+)
+"""Modules whose setup/teardown hooks do nothing for a generated check (``_pytest.logging``'s
+call phase needs its setup: a session with log capture on gets pytest's own protocol)."""
 
 
 def _plugin_module(plugin: object) -> str:
@@ -54,7 +64,8 @@ class CheapProtocol:
         ihook = item.ihook
         for caller in (ihook.pytest_runtest_setup, ihook.pytest_runtest_teardown):
             for impl in caller.get_hookimpls():
-                if not _plugin_module(impl.plugin).startswith(_KNOWN_PHASE_PLUGINS):
+                module = _plugin_module(impl.plugin)
+                if module not in _KNOWN_PHASE_PLUGINS and not module.startswith("recovery_plugin."):
                     return False
         return True
 

@@ -212,6 +212,8 @@ class VerificationSession:
         self.write_captures()
         verification = summarise(json_report, self.context.redactor)
         verification["duration_s"] = round(time.monotonic() - self._started, 3)
+        if self._batch is not None:
+            verification["concurrency"] = self._batch.limit.to_dict()
         self._outcome = (verification, int(json_report.get("exitcode", 1)))
 
     def result(self, exitstatus: int | None = None) -> VerificationResult | None:
