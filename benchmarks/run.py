@@ -913,8 +913,13 @@ METHODOLOGY = """\
   httpx rows over the bare `http.client` loop is the client surface (request building, URL parsing
   and quoting, headers, response model), paid per request in the capture threads.
 - **pytest per check.** The difference between `verify` and the capture phase alone (2b) is the
-  session: start-up, one item per check, reporting. With failing checks (section 5) the time per
-  10,000 checks grows with N: the failure summary, not the capture, dominates.
+  session: start-up, one item per check, reporting. A generated check runs only its call phase
+  through pytest's hooks (setup and teardown are reported as passed without running, when no
+  plugin but pytest's own, pytest-json-report and ours listens to them), and the warnings,
+  doctest, pastebin and stepwise plugins are off (`python benchmarks/ablation.py` measures each
+  saving A/B). With failing checks (section 5) the time per 10,000 checks stays about constant:
+  pytest's default failure summary scanned every report once per failure (quadratic), so the
+  session uses `--tb=line`, and the report holds every reason.
 - **Start-up.** Section 1c lists what a dry-run imports beyond click; `tempfile`, `hashlib`
   (OpenSSL) and `tomllib` are not needed by it (the import sites are named in the table).
 

@@ -13,6 +13,7 @@ import httpx
 
 from recovery_plugin.clock import interruptible_sleep, now_iso
 from recovery_plugin.config import CaptureSpec
+from recovery_plugin.http.concurrency import AdaptiveLimit
 from recovery_plugin.http.fetch import (
     Capture,
     CaptureKey,
@@ -68,6 +69,8 @@ class CaptureBatch:
         self._futures: dict[CaptureKey, Future[Capture]] = {}
         self._error: BaseException | None = None
         self._submitted = threading.Event()
+        self.limit = AdaptiveLimit(spec.concurrency)
+        """How many requests are in flight: up to ``spec.concurrency``, fewer under strain."""
         self._thread = threading.Thread(target=self._run, name="capture-batch", daemon=True)
 
     def start(self) -> CaptureBatch:
@@ -87,15 +90,33 @@ class CaptureBatch:
                         client=client,
                     )
                 one = fetch_each(client, self.base_url, self.spec, self.redactor, self.on_done)
-                workers = max(1, self.spec.concurrency)
+                limited = self._limited(one)
+                workers = self.limit.cap
                 with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="capture") as pool:
                     for key, target in self._targets.items():
-                        self._futures[key] = pool.submit(one, target)
+                        self._futures[key] = pool.submit(limited, target)
                     self._submitted.set()
         except BaseException as exc:  # handed to whoever reads the batch
             self._error = exc
         finally:
             self._submitted.set()
+
+    def _limited(self, one: Callable[[Target], Capture]) -> Callable[[Target], Capture]:
+        limit = self.limit
+
+        def limited(target: Target) -> Capture:
+            limit.acquire()
+            started = time.monotonic()
+            try:
+                capture = one(target)
+            except BaseException:
+                limit.release(status=None, elapsed_s=time.monotonic() - started, failed=True)
+                raise
+            failed = capture.error is not None
+            limit.release(status=capture.status, elapsed_s=capture.elapsed_s, failed=failed)
+            return capture
+
+        return limited
 
     def get(self, target: Target) -> Capture | None:
         """The capture of ``target`` once it has arrived; None when the batch does not hold it."""

@@ -18,8 +18,14 @@ import pytest
 
 from recovery_plugin.config import CaptureSpec, EndpointSpec
 from recovery_plugin.pytest_plugin.details import add_check_details
-from recovery_plugin.pytest_plugin.items import COLLECTOR_NAME, EndpointCheck, RecoveryChecks
+from recovery_plugin.pytest_plugin.items import (
+    COLLECTOR_NAME,
+    MARKER,
+    EndpointCheck,
+    RecoveryChecks,
+)
 from recovery_plugin.pytest_plugin.judge import CheckJudge
+from recovery_plugin.pytest_plugin.protocol import CheapProtocol
 from recovery_plugin.pytest_plugin.slo_items import SLOCheck, with_slo_items
 from recovery_plugin.redact import Redactor
 from recovery_plugin.report.result import VerificationResult, summarise
@@ -46,6 +52,8 @@ class SessionSpec:
     capture_path: Path | None = None
     readiness_path: str | None = "/health"
     on_capture: Callable[[Capture], None] | None = None
+    on_check: Callable[[], None] | None = None
+    """Called once each check (or any test of the session) has finished."""
     cancel: threading.Event = field(default_factory=threading.Event)
     prefetch: CaptureBatch | None = None
     """A capture batch the launcher started before the session, overlapping pytest's start-up."""
@@ -89,6 +97,7 @@ class VerificationSession:
         self._started = time.monotonic()
         self._outcome: tuple[dict[str, Any], int] | None = None
         self.judge = CheckJudge(context, self.capture_for)
+        self._protocol = CheapProtocol(MARKER)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(
@@ -120,6 +129,20 @@ class VerificationSession:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self._selected = [item.target for item in session.items if isinstance(item, EndpointCheck)]
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> bool | None:
+        """Our checks skip the setup and teardown phases they do not use (see ``protocol``)."""
+        if isinstance(item, EndpointCheck) and self._protocol.applies(item):
+            self._protocol.run(item)
+            return True
+        return None
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
+        if self.context.on_check is not None:
+            self.context.on_check()
 
     def batch(self) -> CaptureBatch:
         """The session's capture batch: the launcher's (started before the session), or one
@@ -205,6 +228,8 @@ class VerificationSession:
         verification = summarise(json_report, self.context.redactor)
         add_check_details(verification, json_report, self.judge)
         verification["duration_s"] = round(time.monotonic() - self._started, 3)
+        if self._batch is not None:
+            verification["concurrency"] = self._batch.limit.to_dict()
         self._outcome = (verification, int(json_report.get("exitcode", 1)))
 
     def result(self, exitstatus: int | None = None) -> VerificationResult | None:

@@ -2,7 +2,9 @@
 
 On a terminal, a status line at the bottom is redrawn in place (running steps with their elapsed
 time, reprocess n/N, capture n/N) while event lines scroll above it. Anywhere else (a CI log, a
-pipe), it is plain line-by-line output and nothing is redrawn.
+pipe), it is plain line-by-line output and nothing is redrawn; a long phase (capture n/N) adds a
+plain count line every 10% of the way or every 5 s, whichever comes first, so a CI log shows
+that a run of 100,000 checks is moving.
 
 A console that went away (``recovery-bundle run ... | head -1``) never stops a run: the first
 write failing with a broken pipe closes the console, later lines are dropped, and the stream's
@@ -23,6 +25,10 @@ from typing import TextIO
 __all__ = ["Progress"]
 
 _REDRAW_SECONDS = 0.25
+_PLAIN_EVERY_SECONDS = 5.0
+_PLAIN_EVERY_FRACTION = 0.1
+_PLAIN_MIN_TOTAL = 50
+"""Phases shorter than this get no 10% lines (still a line every 5 s)."""
 
 
 class Progress:
@@ -32,6 +38,7 @@ class Progress:
         self._lock = threading.Lock()
         self._running: dict[str, float] = {}
         self._counts: dict[str, list[int]] = {}
+        self._plain_marks: dict[str, tuple[float, int]] = {}  # phase -> (time, count) last told
         self._status_width = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -55,11 +62,29 @@ class Progress:
         """Announce ``total`` units of ``phase`` (e.g. ``capture``, ``reprocess``)."""
         with self._lock:
             self._counts[phase] = [0, total]
+            self._plain_marks[phase] = (time.monotonic(), 0)
 
     def advance(self, phase: str) -> None:
         with self._lock:
-            if phase in self._counts:
-                self._counts[phase][0] += 1
+            counts = self._counts.get(phase)
+            if counts is None:
+                return
+            counts[0] += 1
+            if not self._live:
+                self._plain_count(phase, counts[0], counts[1])
+
+    def _plain_count(self, phase: str, done: int, total: int) -> None:
+        """A ``[phase] n/N`` line when 10% more are done or 5 s have passed since the last."""
+        if not total or done >= total:
+            return  # the phase's own result line follows
+        told_at, told = self._plain_marks.get(phase, (0.0, 0))
+        now = time.monotonic()
+        step = total * _PLAIN_EVERY_FRACTION
+        by_count = total >= _PLAIN_MIN_TOTAL and done // step > told // step
+        if by_count or now - told_at >= _PLAIN_EVERY_SECONDS:
+            self._plain_marks[phase] = (now, done)
+            self._stream.write(f"[{phase}] {done}/{total} ({done * 100 // total}%)\n")
+            self._stream.flush()
 
     # --- the live status line --------------------------------------------------------------
 

@@ -73,6 +73,7 @@ def run_verification(
     *,
     cancel: threading.Event,
     on_capture: Callable[[Capture], None] | None = None,
+    on_check: Callable[[], None] | None = None,
 ) -> VerificationResult:
     """Run the session and return its result (outcomes, readiness, the report hooks)."""
     import pytest
@@ -110,6 +111,7 @@ def run_verification(
         redactor=context.redactor,
         capture_path=context.run_dir / CAPTURE_NAME,
         on_capture=on_capture,
+        on_check=on_check,
         cancel=cancel,
         prefetch=prefetch,
     )
@@ -156,6 +158,18 @@ def _session_args(context: RunContext, ini: Path) -> list[str]:
         "no:unraisableexception",  # its clean-up runs gc.collect() five times (~0.2 s with 1,000 checks)
         "-p",
         "no:logging",  # per-phase log capture costs ~1 ms a check; the checks do not log
+        "-p",
+        "no:warnings",  # its catch_warnings around every item costs ~5% a check; the checks do not warn
+        "-p",
+        "no:doctest",
+        "-p",
+        "no:pastebin",
+        "-p",
+        "no:stepwise",
+        # The failure summary of the default traceback style scans every report for each failure
+        # (quadratic: 10,000 failing checks took minutes); one line per failure is linear, and
+        # the report holds every reason.
+        "--tb=line",
         "--capture=sys",  # no fd juggling per phase; what a check prints still lands in the session log
         "-q",
         "--json-report-file=none",
