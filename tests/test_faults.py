@@ -206,7 +206,10 @@ def test_a_step_command_that_cannot_start_fails_with_the_reason(
     missing = str(tmp_path / "no-such-ingest-program")
     sim = recovery_sim(steps={"ingest": {**FAST_STEP, "command": [missing]}})
     sim.seed()  # the data is there: verification can pass on its own
-    result = _apply(run_bundle, sim, KOREAN_ID)
+    refused = _apply(run_bundle, sim, KOREAN_ID)
+    assert refused.exit_code == 2  # the preflight gate finds the missing program first
+    assert "preflight failed" in refused.stderr and missing in refused.stderr
+    result = _apply(run_bundle, sim, KOREAN_ID, extra=["--no-preflight"])
 
     assert result.exit_code == 1
     ingest = result.step("ingest")

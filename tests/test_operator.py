@@ -118,7 +118,13 @@ def test_resume_reruns_only_what_failed(recovery_sim: SimFactory, run_bundle: Ru
     assert first.exit_code == 1
     sim.set_faults(None)
     second = run_bundle(
-        "run", "--resume", str(first.run_dir), "--output-dir", str(first.run_dir.parent)
+        "run",
+        "--resume",
+        str(first.run_dir),
+        "--config",
+        str(sim.config_path),  # the config is resolved again, never read from the report
+        "--output-dir",
+        str(first.run_dir.parent),
     )
     assert second.exit_code == 0, second.output
     report = second.report

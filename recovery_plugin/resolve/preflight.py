@@ -31,7 +31,10 @@ def preflight_problems(
         if not step_env.get(name)
     ]
     for step in will_run:
-        spec = runbook.steps[step.name]
+        # A rollback runs with the env and cwd of the step whose failure it answers.
+        spec = runbook.steps.get(step.rollback_of or step.name)
+        if spec is None:
+            continue
         env = {**step_env, **spec.env}
         step_cwd = absolute(Path(spec.cwd), cwd) if spec.cwd else cwd
         for problem in _command_problems(step.command, env, step_cwd):

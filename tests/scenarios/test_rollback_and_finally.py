@@ -44,7 +44,7 @@ def test_a_failed_reprocess_is_rolled_back_with_its_matchup_id(
 
     result = run_bundle(*_apply(sim.config_path, good, bad), "--continue-on-error")
 
-    assert result.exit_code == 1
+    assert result.exit_code == 1, result.output
     assert_valid_report(result.report)
     assert result.run_dir is not None
     assert (result.run_dir / "rolled-back.txt").read_text(encoding="utf-8") == f"{bad}\n"
@@ -68,7 +68,7 @@ def test_a_failed_rollback_says_so(recovery_sim: RecoverySim, run_bundle: RunBun
 
     result = run_bundle(*_apply(sim.config_path, bad))
 
-    assert result.exit_code == 1
+    assert result.exit_code == 1, result.output
     rollback = result.step("rollback", bad)
     assert (rollback["status"], rollback["exit_code"]) == ("failed", 3)
     assert f"rollback of reprocess [{bad}] failed, exit 3" in "\n".join(result.checklist)
@@ -125,14 +125,14 @@ def test_finally_runs_after_a_failed_apply_and_a_failed_finally_fails_the_run(
 
     result = run_bundle(*_apply(sim.config_path, MATCHUP_IDS[0]))
 
-    assert result.exit_code == 1
+    assert result.exit_code == 1, result.output
     assert result.step("ingest")["status"] == "failed"
     assert result.step("finally")["status"] == "success"
     assert result.run_dir is not None and (result.run_dir / "finally.txt").is_file()
 
     sim.write_runbook(steps={"finally": {"command": ["{python}", "-c", "raise SystemExit(4)"]}})
     result = run_bundle(*_apply(sim.config_path, MATCHUP_IDS[0]), "--skip-ingest")
-    assert result.exit_code == 1
+    assert result.exit_code == 1, result.output
     assert result.report["status"] == "failed"
     assert "finally failed, exit 4: the clean-up did not complete" in "\n".join(result.checklist)
 
