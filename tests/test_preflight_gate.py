@@ -25,9 +25,7 @@ def test_dry_run_reports_missing_variables_and_scripts(
 ) -> None:
     out = tmp_path / "out"
     env = {"DATABASE_URL": "", "INTERNAL_JOB_TOKEN": ""}
-    result = cli_runner.invoke(
-        cli, ["run", "--output-dir", str(out), "--matchup-id", "A"], env=env
-    )
+    result = cli_runner.invoke(cli, ["run", "--output-dir", str(out), "--matchup-id", "A"], env=env)
     assert result.exit_code == 0, result.output
     assert "preflight: required environment variable DATABASE_URL is not set" in result.output
     assert "scripts/qa/run_ingest_with_retry.py" in result.output
@@ -76,9 +74,7 @@ def test_a_step_that_will_not_run_needs_nothing(
     assert result.report["preflight_problems"] == []
 
 
-def test_no_preflight_runs_anyway_and_says_so(
-    recovery_sim: SimFactory, run_bundle: Runner
-) -> None:
+def test_no_preflight_runs_anyway_and_says_so(recovery_sim: SimFactory, run_bundle: Runner) -> None:
     sim = recovery_sim(steps={"ingest": {"command": ["no-such-tool-p9b"]}})
     result = run_bundle(
         "run", "--mode", "apply", "--config", str(sim.config_path), "--matchup-id", ID,
