@@ -21,7 +21,7 @@ ID = MATCHUP_IDS[0]
 
 
 def test_dry_run_reports_missing_variables_and_scripts(
-    cli_runner: CliRunner, tmp_path: Path, monkeypatch: object
+    cli_runner: CliRunner, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
     env = {"DATABASE_URL": "", "INTERNAL_JOB_TOKEN": ""}
