@@ -4,7 +4,9 @@ Each variant is ``recovery-bundle verify`` in a child process with one saving un
 
 - ``as shipped``: the cheap protocol, built-in plugins off, ``--tb=line``;
 - ``pytest's own protocol``: every check through setup/call/teardown;
-- ``built-in plugins on``: warnings, doctest, pastebin and stepwise loaded again.
+- ``built-in plugins on``: warnings, doctest, pastebin and stepwise loaded again;
+- ``checks after all captures``: no check starts before the last capture is in (the checks do not
+  compete with the capture threads for the interpreter lock, but nothing overlaps).
 
 Usage: ``python benchmarks/ablation.py --api-base URL --ids FILE [--rounds 5]`` (the ids should
 fail, e.g. unknown matchup ids: a 404 costs the server little, so the harness dominates).
@@ -42,6 +44,14 @@ _PRELUDE = {
         "            kept.append(arg)\n"
         "    return kept\n"
         "verification._session_args = _session_args\n"
+    ),
+    "checks after all captures": (
+        "from recovery_plugin.http import batch\n"
+        "_get = batch.CaptureBatch.get\n"
+        "def get(self, target):\n"
+        "    self._thread.join()\n"
+        "    return _get(self, target)\n"
+        "batch.CaptureBatch.get = get\n"
     ),
 }
 

@@ -3,7 +3,8 @@ server shows strain.
 
 The limit starts at the cap (``capture.concurrency``) and halves when the server answers with an
 overload status (429, 502, 503, 504), a request gets no response at all, or latency grows well
-past the best seen so far; it grows back by one after each limit's worth of healthy answers.
+past the best seen so far (and stays down while it does); it grows back by one after each
+limit's worth of healthy answers.
 At most one halving per limit's worth of answers, so a burst of failures already in flight
 counts once. With a cap of 1 there is nothing to adapt: the strategy is ``fixed``.
 """
@@ -78,7 +79,6 @@ class AdaptiveLimit:
         if stats.strain_seen and self.limit > 1:
             self.limit = max(1, self.limit // 2)
             stats.backoffs += 1
-            stats.best_s = stats.ewma_s  # judge the new level against itself
         elif not stats.strain_seen and self.limit < self.cap:
             self.limit += 1
         stats.since_change = 0
