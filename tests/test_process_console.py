@@ -70,3 +70,30 @@ def test_an_apply_piped_into_head_finishes_and_writes_its_report(
     report = json.loads(report_path.read_text(encoding="utf-8"))
     assert report["status"] == "success"
     assert all(step["status"] == "success" for step in report["steps"])
+
+
+def test_a_reader_gone_before_the_final_summary_leaves_the_exit_code_honest(
+    tmp_path: Path,
+) -> None:
+    """Only the summary lines meet the closed pipe: still no internal error, the run's exit code."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from types import SimpleNamespace\n"
+        "from recovery_plugin.cli.run_commands import finish\n"
+        "sys.stdout.close = lambda: None\n"
+        "from recovery_plugin.resolve.context import RunRequest, resolve_run\n"
+        "report = resolve_run(RunRequest(mode='dry-run')).start_report().to_dict()\n"
+        "outcome = SimpleNamespace(report=report, report_path='r.json', exit_code=1)\n"
+        "finish(outcome, False)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # nobody reads: the first summary line meets a broken pipe
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert b"internal error" not in err and b"Traceback" not in err

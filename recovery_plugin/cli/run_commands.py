@@ -152,12 +152,19 @@ def _launch(mode: str, options: dict[str, Any]) -> None:
 
 
 def finish(outcome: Any, as_json: bool) -> NoReturn:
+    """Print the summary (and the report with ``--json``); exit with the run's own code, even
+    when whoever read the output has gone away (``| head -1``): the report is on disk."""
+    from recovery_plugin.render.progress import silence
     from recovery_plugin.render.summary import render_summary
 
-    for line in render_summary(outcome.report, str(outcome.report_path)):
-        click.echo(line, err=as_json)
-    if as_json:
-        click.echo(json.dumps(outcome.report, ensure_ascii=False, indent=2))
+    try:
+        for line in render_summary(outcome.report, str(outcome.report_path)):
+            click.echo(line, err=as_json)
+        if as_json:
+            click.echo(json.dumps(outcome.report, ensure_ascii=False, indent=2))
+    except BrokenPipeError:
+        silence(sys.stdout)
+        silence(sys.stderr)
     _write_step_summary(outcome.report)
     sys.exit(outcome.exit_code)
 

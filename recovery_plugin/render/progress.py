@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "silence"]
 
 _REDRAW_SECONDS = 0.25
 _PLAIN_EVERY_SECONDS = 5.0
@@ -132,7 +132,7 @@ class Progress:
             if not isinstance(exc, BrokenPipeError) and exc.errno != errno.EPIPE:
                 raise
             self._gone = True
-            _silence(self._stream)
+            silence(self._stream)
 
     def status(self) -> str:
         now = time.monotonic()
@@ -160,7 +160,7 @@ class Progress:
             self._status_width = 0
 
 
-def _silence(stream: TextIO) -> None:
+def silence(stream: TextIO) -> None:
     """Point ``stream``'s descriptor at /dev/null: later writes (click's, the interpreter's
     flush at exit) succeed and go nowhere instead of failing on the broken pipe."""
     with contextlib.suppress(OSError, ValueError):
