@@ -1,4 +1,4 @@
-"""Scenario: canary and batches, each verified before the next, under a failure ceiling."""
+"""Canary and batches, each verified before the next, under a failure ceiling (through the real CLI)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Scenario: a failed step's ``on_failure`` rolls it back; ``[steps.finally]`` always runs."""
+"""A failed step's ``on_failure`` rolls it back; ``[steps.finally]`` always runs (through the real CLI)."""
 
 from __future__ import annotations
 
