@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING
 from recovery_plugin.names import CAPTURE_NAME, PYTEST_INI_NAME, PYTEST_LOG_NAME, VERIFICATION_DIR
 from recovery_plugin.redact import Redactor
 from recovery_plugin.report.result import VerificationResult
-from recovery_plugin.resolve.context import RunContext
+from recovery_plugin.resolve.context import RunContext, baseline_capture
 
 if TYPE_CHECKING:
     from recovery_plugin.http.fetch import Capture
@@ -114,6 +114,7 @@ def run_verification(
         on_check=on_check,
         cancel=cancel,
         prefetch=prefetch,
+        baseline_path=baseline_capture(context),
     )
     with log_path.open("w", encoding="utf-8") as log:
         stream = _RedactingStream(log, context.redactor, crash)
