@@ -4,6 +4,7 @@ scale, and start-up without cached bytecode. Driven by ``run.py`` (``Bench``).""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,11 +14,14 @@ from recovery_plugin.sim.harness import free_port
 
 if TYPE_CHECKING:
     import httpx
-    from run import Bench, Measure
 
     from recovery_plugin.config import CaptureSpec
 
 import servers
+
+# run.py drives this module and hands it its Bench; importing run.py back would make a cycle.
+Bench = Any
+Measure = Callable[[], Any]
 
 HERE = Path(__file__).resolve().parent
 LOOPS = str(HERE / "loops.py")

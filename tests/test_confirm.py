@@ -152,6 +152,7 @@ def _remote_context(tmp_path: Path, **changes: Any) -> Any:
         flags={"api_base": REMOTE, "output_dir": str(tmp_path / "runs")},
         cwd=tmp_path,
         environ=changes.pop("environ", {}),
+        no_preflight=True,  # the real service's scripts are not here; confirmation comes after
     )
     return resolve_run(request)
 
@@ -172,12 +173,13 @@ def test_a_remote_target_wants_its_host_name_typed(tmp_path: Path) -> None:
 def test_without_a_terminal_a_remote_apply_needs_yes(cli_runner: CliRunner, tmp_path: Path) -> None:
     output_dir = tmp_path / "runs"
     args = ["run", "--mode", "apply", "--api-base", REMOTE, "--matchup-id", DEFAULT_MATCHUP_ID]
-    args += ["--output-dir", str(output_dir)]
+    args += ["--output-dir", str(output_dir), "--no-preflight"]
 
     result = cli_runner.invoke(cli, args)
 
     assert result.exit_code == 2, result.output
-    (line,) = result.output.strip().splitlines()
+    *preflight, line = result.output.strip().splitlines()
+    assert all(note.startswith("preflight: ") for note in preflight)  # overridden, still shown
     assert line.startswith(f"recovery-bundle: error: apply against {REMOTE} needs confirmation")
     assert "pass --yes to confirm" in line
     assert 'confirm = "non-loopback" (the default)' in line

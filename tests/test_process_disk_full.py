@@ -141,8 +141,11 @@ def test_a_full_disk_ends_the_run_with_the_reason_and_a_final_report(
         "--matchup-id", "m-1", "--continue-on-error", timeout=90,
     )  # fmt: skip
 
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output and "internal error" not in result.output
+    sizes = sorted(
+        ((f.stat().st_size, str(f)) for f in small_disk.rglob("*") if f.is_file()), reverse=True
+    )
+    assert result.exit_code == 1, (result.output, sizes[:8])
+    assert "Traceback" not in result.output and "internal error" not in result.output, sizes[:8]
     assert "No space left on device" in result.output
     report = result.report
     assert report, result.output

@@ -121,9 +121,15 @@ class StepLog:
         """On a full disk, empty the log (the command line and the reason stay) so the report fits."""
         if self._handle is None:
             return
+        # The buffered handle holds output that could not be written: close it (its flush fails
+        # and is dropped) and reopen the file empty, so nothing of the flood lands afterwards.
         with contextlib.suppress(OSError):
-            self._handle.seek(0)
-            self._handle.truncate()  # frees the space first; what we keep was read before
+            self._handle.close()
+        try:
+            self._handle = self.path.open("wb")
+        except OSError:
+            self._handle = None
+            return
         with contextlib.suppress(OSError):
             note = f"[recovery-bundle] {self.error}; the log was emptied to leave room\n"
             self._handle.write(self._header + note.encode("utf-8", "replace"))
