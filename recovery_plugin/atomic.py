@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from recovery_plugin.procgroup import process_exists
+
 __all__ = [
     "remove_stale_temporaries",
     "write_bytes_atomic",
@@ -97,10 +99,4 @@ def remove_stale_temporaries(directory: Path, *, depth: int = 1) -> list[Path]:
 def _writer_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return process_exists(pid)

@@ -15,10 +15,22 @@ from typing import Any
 __all__ = [
     "become_subreaper",
     "find_descendants",
+    "process_exists",
     "signal_process_group",
     "stop_descendants",
     "stop_process_group",
 ]
+
+
+def process_exists(pid: int) -> bool:
+    """A process ``pid`` exists (perhaps another user's, perhaps a zombie)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: it exists
+    return True
 
 
 def signal_process_group(pgid: int, sig: signal.Signals) -> None:

@@ -17,6 +17,7 @@ from recovery_plugin.errors import RecoveryError
 from recovery_plugin.http.capture_file import read_captures
 from recovery_plugin.ids import printable
 from recovery_plugin.names import CAPTURE_NAME, REPORT_NAME, report_file
+from recovery_plugin.procgroup import process_exists
 from recovery_plugin.render.check_details import check_details
 from recovery_plugin.render.failures import evidence_lines, failed_steps
 from recovery_plugin.render.summary import display_width, format_seconds, padded_labels
@@ -241,7 +242,6 @@ def _lock_holder(output_dir: Path) -> dict[str, Any] | None:
 
 def _held_by(holder: dict[str, Any] | None, run_id: str) -> bool:
     """Whether a live process holds the output directory's lock for ``run_id``."""
-    import os
     import socket
 
     if holder is None or holder.get("run_id") != run_id:
@@ -251,13 +251,7 @@ def _held_by(holder: dict[str, Any] | None, run_id: str) -> bool:
     pid = holder.get("pid")
     if not isinstance(pid, int) or pid <= 0:
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return process_exists(pid)
 
 
 def render_history(runs: list[dict[str, Any]]) -> str:

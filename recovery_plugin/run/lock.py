@@ -27,6 +27,7 @@ from typing import Any
 
 from recovery_plugin.clock import now_iso
 from recovery_plugin.errors import ExitCode, RecoveryError
+from recovery_plugin.procgroup import process_exists
 
 __all__ = ["LOCK_NAME", "OutputLock"]
 
@@ -294,13 +295,7 @@ def _process_state(pid: int) -> str | None:
 
 def _process_alive(pid: int) -> bool:
     """``pid`` exists and is not a zombie (a killed holder may wait to be reaped)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # another user's process: it exists
-    return _process_state(pid) not in ("Z", "X")
+    return process_exists(pid) and _process_state(pid) not in ("Z", "X")
 
 
 def _group_alive(pgid: int) -> bool:
