@@ -17,7 +17,6 @@ from recovery_plugin.config.schema import FINALLY_STEP, StepSpec
 from recovery_plugin.report.model import StepRecord
 from recovery_plugin.report.writer import Report, ReportWriter
 from recovery_plugin.resolve.context import RunContext
-from recovery_plugin.resolve.inputs import absolute
 from recovery_plugin.resolve.plan import ROLLBACK_STEP
 
 __all__ = ["Rollbacks", "run_finally"]
@@ -100,20 +99,14 @@ def _run(
     console: Console,
     label: str,
 ) -> None:
-    from recovery_plugin.run.steps import run_step
+    from recovery_plugin.run.step_call import run_context_step
 
-    step_dir = Path(record.output_path or context.run_dir)
-    step_dir.mkdir(parents=True, exist_ok=True)
-    cwd = context.request.cwd
     console(context.redactor.text(f"[{label}] running"))
-    run_step(
+    run_context_step(
+        context,
         record,
         spec,
-        record.command,
-        step_dir=step_dir,
-        env={**context.step_env, **spec.env},
-        cwd=absolute(Path(spec.cwd), cwd) if spec.cwd else cwd,
-        redactor=context.redactor,
+        Path(record.output_path or context.run_dir),
         cancel=cancel,
         on_change=lambda _record: writer.write(report),
     )

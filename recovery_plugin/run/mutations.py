@@ -20,7 +20,6 @@ from recovery_plugin.report.model import StepRecord
 from recovery_plugin.report.result import VerificationResult
 from recovery_plugin.report.writer import Report, ReportWriter
 from recovery_plugin.resolve.context import RunContext
-from recovery_plugin.resolve.inputs import absolute
 from recovery_plugin.run.batches import EARLIER_FAILURE, Ceiling, Stop, batch_policy, run_in_batches
 from recovery_plugin.run.handlers import Rollbacks
 
@@ -138,29 +137,22 @@ def _run_one(
     progress: Progress,
     lock: StepGroups | None,
 ) -> None:
-    from recovery_plugin.run.process import no_group_hook
-    from recovery_plugin.run.steps import run_step
+    from recovery_plugin.run.step_call import run_context_step
 
     spec = context.runbook.steps[record.name]
     redactor = context.redactor
     label = record.name if record.matchup_id is None else f"{record.name} {record.matchup_id}"
     console(redactor.text(f"[{label}] running"))
     progress.step_started(redactor.text(label))
-    step_dir = Path(record.output_path or context.run_dir).parent
-    step_dir.mkdir(parents=True, exist_ok=True)
-    cwd = context.request.cwd
-    run_step(
+    run_context_step(
+        context,
         record,
         spec,
-        record.command,
-        step_dir=step_dir,
-        env={**context.step_env, **spec.env},
-        cwd=absolute(Path(spec.cwd), cwd) if spec.cwd else cwd,
-        redactor=redactor,
+        Path(record.output_path or context.run_dir).parent,
         cancel=cancel,
         on_change=lambda _record: writer.write(report),
-        on_group_start=lock.record_step if lock else no_group_hook,
-        on_group_end=lock.forget_step if lock else no_group_hook,
+        on_group_start=lock.record_step if lock else None,
+        on_group_end=lock.forget_step if lock else None,
     )
     progress.step_finished(redactor.text(label))
     if record.name == "reprocess":
