@@ -10,7 +10,7 @@ A path that selects nothing in either capture fails: it is almost always a typo.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,15 +127,22 @@ def _values(nodes: Sequence[tuple[str, Any]]) -> str:
 
 
 def _node_diffs(before: Sequence[tuple[str, Any]], after: Sequence[tuple[str, Any]]) -> list[str]:
-    old, new = dict(before), dict(after)
+    return _keyed_diffs(dict(before), dict(after), lambda where: where)
+
+
+def _keyed_diffs(
+    old: Mapping[Any, Any], new: Mapping[Any, Any], place: Callable[[Any], str]
+) -> list[str]:
+    """Per key of either side: gone, new, or the leaf differences below it."""
     diffs: list[str] = []
-    for where in dict.fromkeys([*old, *new]):
-        if where not in new:
-            diffs.append(f"{where} was {show(old[where], 60)}, now absent")
-        elif where not in old:
-            diffs.append(f"{where} was absent, now {show(new[where], 60)}")
+    for key in dict.fromkeys([*old, *new]):
+        where = place(key)
+        if key not in new:
+            diffs.append(f"{where} was {show(old[key], 60)}, now absent")
+        elif key not in old:
+            diffs.append(f"{where} was absent, now {show(new[key], 60)}")
         else:
-            diffs.extend(_leaf_diffs(where, old[where], new[where]))
+            diffs.extend(_leaf_diffs(where, old[key], new[key]))
     return diffs
 
 
@@ -144,16 +151,7 @@ def _leaf_diffs(where: str, old: Any, new: Any) -> list[str]:
     if json_equal(old, new):
         return []
     if isinstance(old, dict) and isinstance(new, dict):
-        diffs: list[str] = []
-        for key in dict.fromkeys([*old, *new]):
-            child = f"{where}[{_quote(key)}]"
-            if key not in new:
-                diffs.append(f"{child} was {show(old[key], 60)}, now absent")
-            elif key not in old:
-                diffs.append(f"{child} was absent, now {show(new[key], 60)}")
-            else:
-                diffs.extend(_leaf_diffs(child, old[key], new[key]))
-        return diffs
+        return _keyed_diffs(old, new, lambda key: f"{where}[{_quote(key)}]")
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
         return [
             d
