@@ -46,6 +46,10 @@ def autoload(monkeypatch: pytest.MonkeyPatch) -> None:
     """Inner sessions load every installed plugin, ours through its ``recovery`` entry point."""
     monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     monkeypatch.delenv("PYTEST_PLUGINS")
+    # Under xdist the outer worker's marker would make the inner session look like a worker
+    # too (pytest-benchmark, for one, then warns, and the suite's warnings are errors).
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(params=["inprocess", "subprocess"])
