@@ -196,7 +196,7 @@ def test_a_dry_run_against_a_remote_target_asks_nothing(
 
     assert result.exit_code == 0, result.output
     (report,) = _reports(output_dir)
-    assert "confirmation" not in report
+    assert report["confirmation"] is None
 
 
 def test_a_pipe_as_stdin_refuses_and_yes_confirms(

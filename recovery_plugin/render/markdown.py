@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from recovery_plugin.ids import printable
+from recovery_plugin.render.batches import batch_view, confirmation_line, ids_left_line
 from recovery_plugin.render.check_details import check_details
 from recovery_plugin.render.failures import evidence_lines, failed_steps
 from recovery_plugin.report.checklist import GUIDE_PREFIXES
@@ -19,11 +20,32 @@ def _cell(value: Any) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _batches(report: Mapping[str, Any]) -> list[str]:
+    view = batch_view(report)
+    if view is None:
+        return []
+    lines = ["", f"### Batches: `{_cell(view.policy)}`", ""]
+    if view.rows:
+        lines += [
+            "| batch | ids | verdict | summary | failed checks |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {_cell(row.label)} | {row.count} | {_cell(row.verdict)} | {_cell(row.summary)}"
+            f" | {_cell('; '.join(row.failed_checks))} |"
+            for row in view.rows
+        ]
+    if view.stopped:
+        lines += ["", f"**{_cell(view.stopped)}.** {_cell(ids_left_line(view))}"]
+    return lines
+
+
 def render_markdown(report: Mapping[str, Any]) -> str:
     lines = [
         f"## recovery-bundle {report['mode']}: {report['status']}",
         "",
         f"- run: `{report['run_id']}`  api: `{report['api_base']}`  duration: {report.get('duration_s')} s",
+        *([f"- {_cell(confirmed)}"] if (confirmed := confirmation_line(report)) else []),
         "",
         "| step | status | exit code | duration (s) | error |",
         "| --- | --- | --- | --- | --- |",
@@ -34,6 +56,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             f"| {_cell(name)} | {_cell(step['status'])} | {_cell(step.get('exit_code'))}"
             f" | {_cell(step.get('duration_s'))} | {_cell(step.get('error'))} |"
         )
+    lines += _batches(report)
     verification = report.get("verification")
     if verification:
         lines += [

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from recovery_plugin.ids import printable
+from recovery_plugin.render.batches import batch_text
 from recovery_plugin.report.checklist import GUIDE_PREFIXES
 from recovery_plugin.report.model import step_label, verdict_line
 
@@ -51,6 +52,7 @@ def render_summary(report: Mapping[str, Any], report_path: str) -> list[str]:
         lines.append(f"  {label}  {step['status']:<11} {timing}{extra}")
         if step.get("status") == "planned" and step.get("command") and step["name"] != "capture":
             lines.append(f"      $ {shlex.join(step['command'])}")
+    lines += [f"  {line}" for line in batch_text(report)]
     for line in report.get("ops_checklist", []):
         if line.startswith(GUIDE_PREFIXES):
             lines.append(line)

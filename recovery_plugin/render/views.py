@@ -18,6 +18,7 @@ from recovery_plugin.http.capture_file import read_captures
 from recovery_plugin.ids import printable
 from recovery_plugin.names import CAPTURE_NAME, REPORT_NAME, report_file
 from recovery_plugin.procgroup import process_exists
+from recovery_plugin.render.batches import batch_text, batch_view, confirmation_line, ids_left_line
 from recovery_plugin.render.check_details import check_details
 from recovery_plugin.render.failures import evidence_lines, failed_steps
 from recovery_plugin.render.summary import display_width, format_seconds, padded_labels
@@ -52,6 +53,9 @@ def render_text(report: Mapping[str, Any]) -> str:
     ]
     if report.get("resumed_from"):
         lines.append(f"resumed from {report['resumed_from']}")
+    confirmed = confirmation_line(report)
+    if confirmed:
+        lines.append(confirmed)
     lines += ["", "Steps"]
     steps = report.get("steps", [])
     for step, label in zip(steps, padded_labels(steps), strict=True):
@@ -64,6 +68,9 @@ def render_text(report: Mapping[str, Any]) -> str:
         )
         if step.get("error"):
             lines.append(f"  {' ' * display_width(label)}  └ {step['error']}")
+    batches = batch_text(report)
+    if batches:
+        lines += ["", *batches]
     failed = failed_steps(report)
     if failed:
         lines += ["", "Failed steps"]
@@ -177,6 +184,7 @@ def render_html(report: Mapping[str, Any], run_dir: Path) -> str:
         if d.get("changed_any")
     )
     timeline = "".join(_timeline(steps, start, total)) or "<p>No step ran.</p>"
+    confirmed = confirmation_line(report)
     return f"""<!DOCTYPE html>
 <html lang="{e(str(report.get("lang", "en")))}">
 <head><meta charset="utf-8"><title>recovery-bundle {e(report["run_id"])}: {e(report["status"])}</title>
@@ -194,10 +202,11 @@ li.guide{{font-weight:bold}} pre{{white-space:pre-wrap;margin:0}}
 <h1 id="status">recovery-bundle {e(report["mode"])}: {e(report["status"])}</h1>
 <p>run <code>{e(report["run_id"])}</code> against <code>{e(report["api_base"])}</code>,
 started {e(str(report.get("started_at")))}, {e(str(report.get("duration_s")))} s</p>
+{f'<p id="confirmation">{e(confirmed)}</p>' if confirmed else ""}
 <h2>Steps</h2>
 <table id="steps"><tr><th>step</th><th>status</th><th>exit</th><th>attempts</th><th>seconds</th><th>error</th></tr>
 {step_rows}</table>
-<h2>Failed steps</h2><ul id="failures">{failures or "<li>None.</li>"}</ul>
+{_batches_html(report)}<h2>Failed steps</h2><ul id="failures">{failures or "<li>None.</li>"}</ul>
 <h2>Timeline</h2><div id="timeline">{timeline}</div>
 <h2>Checks</h2>
 <table id="checks"><tr><th>check</th><th>outcome</th><th>seconds</th><th>reason</th></tr>{check_rows}</table>
@@ -269,6 +278,32 @@ def render_history(runs: list[dict[str, Any]]) -> str:
             f"{run['run_id']:<24}  {run.get('mode', '?'):<8}  {run.get('status', '?'):<11}  {took}  {shown}"
         )
     return "\n".join(printable(line) for line in lines) + "\n"
+
+
+def _batches_html(report: Mapping[str, Any]) -> str:
+    """The Batches section (``--canary`` / ``--batch-size`` / ``--max-failures``); empty without."""
+    view = batch_view(report)
+    if view is None:
+        return ""
+    e = html.escape
+    rows = "".join(
+        f'<tr class="{e(row.verdict)}"><td>{e(row.label)}</td><td>{row.count}</td>'
+        f"<td>{e(row.verdict)}</td><td>{e(row.summary)}</td>"
+        f"<td><pre>{e(chr(10).join(row.failed_checks))}</pre></td></tr>"
+        for row in view.rows
+    )
+    table = (
+        '<table id="batches"><tr><th>batch</th><th>ids</th><th>verdict</th><th>summary</th>'
+        f"<th>failed checks</th></tr>{rows}</table>"
+        if view.rows
+        else ""
+    )
+    stop = (
+        f'<p id="batch-stop" class="failed">{e(view.stopped)}. {e(ids_left_line(view))}</p>'
+        if view.stopped
+        else ""
+    )
+    return f"<h2>Batches</h2><p>{e(view.policy)}</p>{table}{stop}\n"
 
 
 def _reason_cell(test: Mapping[str, Any]) -> str:

@@ -83,7 +83,7 @@ def amend_report(
 ) -> dict[str, Any]:
     """The finished ``payload`` with ``additions`` (masked), written again atomically.
 
-    For what is known only once the report is final: who confirmed the run, the
+    For what is known only once the report is final: the
     notifications sent about it, its telemetry export.
     """
     amended: dict[str, Any] = {**payload, **writer.redactor.obj(dict(additions))}

@@ -6,10 +6,34 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-__all__ = ["FAILED_STATUSES", "Attempt", "StepRecord", "StepStatus", "step_label", "verdict_line"]
+__all__ = [
+    "FAILED_STATUSES",
+    "Attempt",
+    "Confirmation",
+    "ConfirmedBy",
+    "StepRecord",
+    "StepStatus",
+    "step_label",
+    "verdict_line",
+]
 
+ConfirmedBy = Literal["tty", "--yes", "config"]
 StepStatus = Literal["planned", "running", "success", "failed", "timeout", "skipped", "interrupted"]
 FAILED_STATUSES: frozenset[str] = frozenset({"failed", "timeout", "interrupted"})
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """Who let a mutating run start: the terminal's answer, ``--yes``, or the runbook's policy
+    (``config``: it needed no confirmation). The report's ``confirmation``."""
+
+    by: ConfirmedBy
+    user: str
+    host: str
+    at: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"by": self.by, "user": self.user, "host": self.host, "at": self.at}
 
 
 @dataclass

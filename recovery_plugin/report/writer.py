@@ -17,7 +17,7 @@ from recovery_plugin.clock import now_iso
 from recovery_plugin.names import REPORT_NAME
 from recovery_plugin.redact import Redactor
 from recovery_plugin.report.checklist import build_checklist
-from recovery_plugin.report.model import FAILED_STATUSES, StepRecord
+from recovery_plugin.report.model import FAILED_STATUSES, Confirmation, StepRecord
 from recovery_plugin.report.result import NO_HOOKS, ReportHooks
 
 __all__ = ["SCHEMA_VERSION", "Report", "ReportWriter"]
@@ -56,6 +56,8 @@ class Report:
     ids_to_redo: list[str] = field(default_factory=list)
     """The ids a re-apply must still do (set by the finisher)."""
     batches: dict[str, Any] | None = None
+    confirmation: Confirmation | None = None
+    """Who let an apply start (set before its first write); None for dry-run and verify."""
 
     def step(self, name: str, matchup_id: str | None = None) -> StepRecord | None:
         return next((s for s in self.steps if s.name == name and s.matchup_id == matchup_id), None)
@@ -92,6 +94,7 @@ class Report:
             "unmasked_secrets": list(self.unmasked_secrets),
             "preflight_problems": list(self.preflight_problems),
             "preflight_overridden": self.preflight_overridden,
+            "confirmation": self.confirmation.to_dict() if self.confirmation else None,
             "steps": [s.to_dict() for s in self.steps],
             "readiness": self.readiness,
             "verification": self.verification,

@@ -88,6 +88,7 @@ class _Batch:
     records: list[StepRecord]
     verdict: str = "planned"
     summary: str | None = None
+    failed_checks: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +97,7 @@ class _Batch:
             "ids": [str(r.matchup_id) for r in self.records],
             "verdict": self.verdict,
             "summary": self.summary,
+            "failed_checks": list(self.failed_checks),
         }
 
 
@@ -199,8 +201,20 @@ def _judge(
     summary = (result.verification or {}).get("summary") if result is not None else None
     checks = f"checks: {verdict_line(summary)}" if summary else "checks: did not report"
     checks_ok = result is not None and result.healthy
+    batch.failed_checks = _failed_checks(result)
     batch.summary = f"{done}; {checks}"
     batch.verdict = "passed" if checks_ok and not failed else "failed"
     if batch.verdict == "failed" and (batch.kind == "canary" or not checks_ok):
         why = "its checks failed" if not checks_ok else f"{len(failed)} reprocess step(s) failed"
         stop.set(f"skipped: {batch.kind} batch {batch.index} failed ({why})")
+
+
+def _failed_checks(result: VerificationResult | None) -> list[str]:
+    """``nodeid: first line of the reason`` for each check of a batch that failed or errored."""
+    tests = (result.verification or {}).get("tests", []) if result is not None else []
+    failed = []
+    for test in tests:
+        if test.get("outcome") in ("failed", "error"):
+            reason = (test.get("message") or "").strip().splitlines()
+            failed.append(f"{test['nodeid']}: {reason[0]}" if reason else str(test["nodeid"]))
+    return failed

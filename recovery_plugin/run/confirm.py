@@ -5,7 +5,9 @@ simulated or local service never asks) or ``never``. On a terminal the operator 
 target's host name (or ``yes`` for a loopback target); without one (stdin or the prompt's stream
 not a TTY, or ``CI`` set) only ``--yes`` lets the run start. A refusal is a one-line
 :class:`~recovery_plugin.errors.ConfigError` (exit 2) raised before the lock and the run
-directory, so nothing is left behind. Who confirmed is recorded in the report.
+directory, so nothing is left behind. Who confirmed (a
+:class:`~recovery_plugin.report.model.Confirmation`) is the report's ``confirmation`` from its
+first write on.
 """
 
 from __future__ import annotations
@@ -17,17 +19,17 @@ import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, TextIO
+from typing import TextIO
 from urllib.parse import urlsplit
 
 from recovery_plugin.clock import now_iso
 from recovery_plugin.errors import ConfigError
 from recovery_plugin.ids import printable
+from recovery_plugin.report.model import Confirmation, ConfirmedBy
 from recovery_plugin.resolve.context import RunContext
 
 __all__ = ["Confirmation", "Prompt", "confirm_run", "is_loopback"]
 
-ConfirmedBy = Literal["tty", "--yes", "config"]
 PLAN_STEPS_SHOWN = 5
 """Reprocess steps shown one by one in the plan; the rest are counted."""
 _CI_OFF = frozenset({"", "0", "false", "no"})
@@ -48,19 +50,6 @@ class Prompt:
         if environ.get("CI", "").strip().lower() not in _CI_OFF:
             return False
         return _isatty(self.stdin) and _isatty(self.out)
-
-
-@dataclass(frozen=True)
-class Confirmation:
-    """Who let a mutating run start: the terminal's answer, ``--yes``, or the runbook's policy."""
-
-    by: ConfirmedBy
-    user: str
-    host: str
-    at: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"by": self.by, "user": self.user, "host": self.host, "at": self.at}
 
 
 def is_loopback(api_base: str) -> bool:

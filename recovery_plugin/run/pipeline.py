@@ -95,10 +95,11 @@ def _execute_locked(
     def finished(payload: dict[str, Any]) -> dict[str, Any]:
         from recovery_plugin.run.postfinish import after_finish
 
-        return after_finish(context, writer, payload, confirmation, console)
+        return after_finish(context, writer, payload, console)
 
     mode = context.mode
     report = context.start_report()
+    report.confirmation = confirmation
     if context.matchup_ids and mode != "dry-run":
         write_matchup_file(context.run_dir / MATCHUP_IDS_NAME, list(context.matchup_ids))
     writer = ReportWriter(context.run_dir, context.redactor, copy_to=context.report_copy)

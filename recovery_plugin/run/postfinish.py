@@ -1,9 +1,10 @@
-"""After the final report is written: record who confirmed, tell the team, export the trace.
+"""After the final report is written: tell the team, export the trace.
 
 Whatever happens here never changes the run's outcome or exit code: each notification and the
 telemetry export come back as records (``notifications``, ``telemetry``), which are added to the
-report and written again, atomically. A run with no confirmation to record, no ``[notify]``
-webhooks and no ``OTEL_EXPORTER_OTLP_ENDPOINT`` leaves its report as the finisher wrote it.
+report and written again, atomically. A run with no ``[notify]`` webhooks and no
+``OTEL_EXPORTER_OTLP_ENDPOINT`` leaves its report as the finisher wrote it. (Who confirmed an
+apply is not added here: it is the report's ``confirmation`` from its first write on.)
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any
 from recovery_plugin.report.finish import amend_report
 from recovery_plugin.report.writer import ReportWriter
 from recovery_plugin.resolve.context import RunContext
-from recovery_plugin.run.confirm import Confirmation
 
 __all__ = ["after_finish"]
 
@@ -25,13 +25,10 @@ def after_finish(
     context: RunContext,
     writer: ReportWriter,
     payload: dict[str, Any],
-    confirmation: Confirmation | None,
     console: Console,
 ) -> dict[str, Any]:
-    """``payload`` with the confirmation, notifications and telemetry records, as rewritten."""
+    """``payload`` with the notifications and telemetry records, as rewritten."""
     additions: dict[str, Any] = {}
-    if confirmation is not None:
-        additions["confirmation"] = confirmation.to_dict()
     if context.runbook.notify:
         additions["notifications"] = _notify(context, writer, payload, console)
     telemetry = _export(context, payload, console)
