@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import select
@@ -21,9 +22,21 @@ from recovery_plugin.pytest_plugin.fixtures import LAUNCHER_ENV
 from recovery_plugin.resolve.context import RunRequest, resolve_run
 from recovery_plugin.run.confirm import Prompt, confirm_run, is_loopback
 from recovery_plugin.sim.data import DEFAULT_MATCHUP_ID
+from recovery_plugin.sim.service_runbook import INGEST_STEP_COMMAND
 
 REMOTE = "https://polls.example.invalid"
 PROMPT_END = b"(anything else stops): "
+READ_REPORT = [
+    "{python}",
+    "-c",
+    "import json, subprocess, sys; r = json.load(open(sys.argv[1], encoding='utf-8'));"
+    " json.dump(dict(status=r['status'], confirmation=r['confirmation']), open(sys.argv[2], 'w'));"
+    " sys.exit(subprocess.call([sys.executable, '-m', 'recovery_plugin.sim.ingest', *sys.argv[3:]]))",
+    "{run_dir}/recovery_bundle_report.json",
+    "{run_dir}/seen.json",
+    *INGEST_STEP_COMMAND.split()[3:],
+]
+"""The ingest step, first copying the confirmation from the report as it stands mid-run."""
 
 
 def _env() -> dict[str, str]:
@@ -99,7 +112,7 @@ def _reports(output_dir: Path) -> list[dict[str, Any]]:
 def test_typing_yes_on_the_terminal_runs_the_apply_and_is_recorded(
     recovery_sim: RecoverySim, tmp_path: Path
 ) -> None:
-    sim = recovery_sim(confirm="always")
+    sim = recovery_sim(confirm="always", steps={"ingest": {"command": READ_REPORT}})
     output_dir = tmp_path / "runs"
 
     code, shown, stderr = _on_pty(_apply_args(sim.config_path, output_dir), "yes", tmp_path)
@@ -107,7 +120,7 @@ def test_typing_yes_on_the_terminal_runs_the_apply_and_is_recorded(
     assert code == 0, shown + stderr
     assert f"recovery-bundle apply against {sim.base_url}" in shown
     assert "1 matchup id(s)" in shown
-    assert "- ingest: $ " in shown and "recovery_plugin.sim.ingest" in shown
+    assert "- ingest: $ " in shown and "seen.json" in shown  # the argv, as it will run
     assert f"- reprocess [{DEFAULT_MATCHUP_ID}]: $ " in shown
     assert "Type 'yes' to run these steps" in shown
     (report,) = _reports(output_dir)
@@ -115,6 +128,17 @@ def test_typing_yes_on_the_terminal_runs_the_apply_and_is_recorded(
     confirmation = report["confirmation"]
     assert confirmation["by"] == "tty"
     assert confirmation["user"] and confirmation["host"] and confirmation["at"]
+    # Already in the report the ingest step read while the run was going on.
+    seen = json.loads((Path(report["run_dir"]) / "seen.json").read_text(encoding="utf-8"))
+    assert seen == {"status": "running", "confirmation": confirmation}
+    line = (
+        f"confirmed by tty (typed at a terminal): user {confirmation['user']}"
+        f" on host {confirmation['host']} at {confirmation['at']}"
+    )
+    for fmt in ("text", "markdown", "html"):
+        shown_report = CliRunner().invoke(cli, ["show", report["run_dir"], "--format", fmt])
+        assert shown_report.exit_code == 0, shown_report.output
+        assert line in html.unescape(shown_report.output), fmt
 
 
 def test_any_other_answer_stops_with_one_line_and_leaves_nothing(
