@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from recovery_plugin import RecoverySim, RunBundle
 from recovery_plugin.cli import cli
-from recovery_plugin.render.batches import SHOWN_IDS, batch_text
+from recovery_plugin.render.production import SHOWN_IDS, batch_text
 from recovery_plugin.sim.data import MATCHUP_IDS
 
 FAST = {"reprocess": {"backoff": 0.01}}

@@ -6,9 +6,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from recovery_plugin.ids import printable
-from recovery_plugin.render.batches import batch_view, confirmation_line, ids_left_line
 from recovery_plugin.render.check_details import check_details
 from recovery_plugin.render.failures import evidence_lines, failed_steps
+from recovery_plugin.render.production import (
+    batch_view,
+    confirmation_line,
+    ids_left_line,
+    notification_lines,
+)
 from recovery_plugin.report.checklist import GUIDE_PREFIXES
 from recovery_plugin.report.model import step_label, verdict_line
 
@@ -92,5 +97,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     guides = [line for line in report.get("ops_checklist", []) if line.startswith(GUIDE_PREFIXES)]
     if guides:
         lines += ["", "### Guides", ""] + [f"- {_cell(line)}" for line in guides]
+    notified = notification_lines(report)
+    if notified:
+        lines += ["", "### Notifications", ""] + [f"- {_cell(line)}" for line in notified]
     # Printed by ``show --format markdown`` too: no control character reaches a terminal.
     return "\n".join(printable(line) for line in lines) + "\n"

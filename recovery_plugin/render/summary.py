@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from recovery_plugin.ids import printable
-from recovery_plugin.render.batches import batch_text
+from recovery_plugin.render.production import batch_text
 from recovery_plugin.report.checklist import GUIDE_PREFIXES
 from recovery_plugin.report.model import step_label, verdict_line
 

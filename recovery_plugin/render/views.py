@@ -18,9 +18,15 @@ from recovery_plugin.http.capture_file import read_captures
 from recovery_plugin.ids import printable
 from recovery_plugin.names import CAPTURE_NAME, REPORT_NAME, report_file
 from recovery_plugin.procgroup import process_exists
-from recovery_plugin.render.batches import batch_text, batch_view, confirmation_line, ids_left_line
 from recovery_plugin.render.check_details import check_details
 from recovery_plugin.render.failures import evidence_lines, failed_steps
+from recovery_plugin.render.production import (
+    batch_text,
+    batch_view,
+    confirmation_line,
+    ids_left_line,
+    notification_lines,
+)
 from recovery_plugin.render.summary import display_width, format_seconds, padded_labels
 from recovery_plugin.report.checklist import GUIDE_PREFIXES
 from recovery_plugin.report.model import step_label, verdict_line
@@ -104,6 +110,9 @@ def render_text(report: Mapping[str, Any]) -> str:
             )
             lines += [f"    {line}" for line in evidence_lines(diff)]
     lines += ["", "Checklist"] + [f"  {line}" for line in report.get("ops_checklist", [])]
+    notified = notification_lines(report)
+    if notified:
+        lines += ["", "Notifications"] + [f"  {line}" for line in notified]
     # Ids and messages come from outside: a terminal must not act on what they hold.
     return "\n".join(printable(line) for line in lines) + "\n"
 
@@ -212,7 +221,7 @@ started {e(str(report.get("started_at")))}, {e(str(report.get("duration_s")))} s
 <table id="checks"><tr><th>check</th><th>outcome</th><th>seconds</th><th>reason</th></tr>{check_rows}</table>
 <h2>Evidence</h2><ul id="evidence">{evidence or "<li>No change.</li>"}</ul>
 <h2>Checklist</h2><ul id="checklist">{checklist}</ul>
-<h2>Captured responses</h2><div id="captures">{"".join(captures) or "<p>None.</p>"}</div>
+{_notifications_html(report)}<h2>Captured responses</h2><div id="captures">{"".join(captures) or "<p>None.</p>"}</div>
 </body></html>
 """
 
@@ -304,6 +313,14 @@ def _batches_html(report: Mapping[str, Any]) -> str:
         else ""
     )
     return f"<h2>Batches</h2><p>{e(view.policy)}</p>{table}{stop}\n"
+
+
+def _notifications_html(report: Mapping[str, Any]) -> str:
+    lines = notification_lines(report)
+    if not lines:
+        return ""
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    return f'<h2>Notifications</h2><ul id="notifications">{items}</ul>\n'
 
 
 def _reason_cell(test: Mapping[str, Any]) -> str:

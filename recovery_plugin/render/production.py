@@ -1,5 +1,5 @@
-"""What the views show of a scheduled apply: each batch and its verdict, where the run stopped
-and why, the ids left to do; and who confirmed the apply.
+"""What the views show of a production run: each batch and its verdict, where the run stopped
+and why, the ids left to do; who confirmed the apply; the notifications sent about it.
 
 The report's ``batches`` (``--canary`` / ``--batch-size``) has it all. A run with only
 ``--max-failures`` has no batches: its stop is read from the reprocess steps the ceiling
@@ -19,6 +19,7 @@ __all__ = [
     "batch_view",
     "confirmation_line",
     "ids_left_line",
+    "notification_lines",
 ]
 
 SHOWN_IDS = 10
@@ -153,3 +154,17 @@ def confirmation_line(report: Mapping[str, Any]) -> str | None:
         f"confirmed by {by}: user {confirmation.get('user')} on host {confirmation.get('host')}"
         f" at {confirmation.get('at')}"
     )
+
+
+def notification_lines(report: Mapping[str, Any]) -> list[str]:
+    """``notify.webhooks[0] https://hooks.example/***: delivered (HTTP 200, 1 attempt(s))``, or
+    ``not delivered: <error>``, per webhook posted; [] when none was."""
+    lines = []
+    for record in report.get("notifications") or []:
+        where = f"{record.get('webhook')} {record.get('url')}"
+        attempts = f"{record.get('attempts')} attempt(s)"
+        if record.get("delivered"):
+            lines.append(f"{where}: delivered (HTTP {record.get('http_status')}, {attempts})")
+        else:
+            lines.append(f"{where}: not delivered after {attempts}: {record.get('error')}")
+    return lines
