@@ -206,7 +206,8 @@ def _judge(
     batch.verdict = "passed" if checks_ok and not failed else "failed"
     if batch.verdict == "failed" and (batch.kind == "canary" or not checks_ok):
         why = "its checks failed" if not checks_ok else f"{len(failed)} reprocess step(s) failed"
-        stop.set(f"skipped: {batch.kind} batch {batch.index} failed ({why})")
+        name = "canary batch" if batch.kind == "canary" else "batch"  # not "batch batch 2"
+        stop.set(f"skipped: {name} {batch.index} failed ({why})")
 
 
 def _failed_checks(result: VerificationResult | None) -> list[str]:
