@@ -223,7 +223,9 @@ def receivers() -> Iterator[Receivers]:
     thread.join(5)
 
 
-_RECORD_ARGS = "import sys, pathlib; pathlib.Path('{log}').open('a').write(' '.join(sys.argv[1:]) + '\\n')"
+_RECORD_ARGS = (
+    "import sys, pathlib; pathlib.Path('{log}').open('a').write(' '.join(sys.argv[1:]) + '\\n')"
+)
 
 
 def _stand_in_scripts(cwd: Path) -> None:
@@ -308,9 +310,10 @@ def test_sections_3_to_6_canary_rollback_notify_resume_compare(
     assert set(posted[0]["body"]) == set(documented)  # the payload the page shows
     assert posted[0]["body"]["status"] == "failed"
     assert OPS_TOKEN not in json.dumps(report) and OPS_TOKEN not in summary
-    assert "not delivered after 3 attempt(s)" in _run(
-        f"recovery-bundle show {report['run_dir']}", tmp_path, env
-    ).stdout
+    assert (
+        "not delivered after 3 attempt(s)"
+        in _run(f"recovery-bundle show {report['run_dir']}", tmp_path, env).stdout
+    )
 
     # The checklist's resume command, once the cause is fixed, finishes the run.
     (resume,) = [g for g in report["ops_checklist"] if g.startswith("resume-guide:")]
