@@ -348,3 +348,19 @@ def test_the_compare_command_on_a_missing_run_exits_2_with_one_line(
         result.stderr
         == f"recovery-bundle: error: compare RUN_B: no such run directory: {tmp_path / 'gone'}\n"
     )
+
+
+def test_report_copies_kept_elsewhere_are_compared_with_their_runs_captures(
+    two_runs: TwoRuns, tmp_path: Path
+) -> None:
+    copies = []
+    for name, run_dir in (("a.json", two_runs.run_a), ("b.json", two_runs.run_b)):
+        copy = tmp_path / "ticket" / name
+        copy.parent.mkdir(exist_ok=True)
+        copy.write_bytes((run_dir / "recovery_bundle_report.json").read_bytes())
+        copies.append(copy)
+
+    from_copies = compare_run_dirs(*copies)
+
+    assert from_copies.notes == []  # the captures were found in the runs the copies name
+    assert from_copies.to_dict() == compare_run_dirs(two_runs.run_a, two_runs.run_b).to_dict()
