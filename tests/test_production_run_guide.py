@@ -176,6 +176,26 @@ def test_section_2_a_remote_apply_asks_and_refuses_as_written(tmp_path: Path) ->
     assert not list((tmp_path / "ops_bundle").glob(f"*/{REPORT_NAME}"))  # nothing was run
 
 
+def test_section_2_the_confirmed_apply_records_and_shows_who_confirmed(
+    recovery_sim: Callable[..., SimulatedService], tmp_path: Path
+) -> None:
+    sim = recovery_sim()
+    sim.write_runbook(tmp_path / "recovery.toml")
+    apply, show = [
+        c
+        for c in _commands("bash")
+        if "confirmed.json" in c and c.startswith(("recovery-bundle run", "recovery-bundle show"))
+    ]
+
+    assert _run(apply, tmp_path, _env()).returncode == 0
+    shown = _run(show, tmp_path, _env())
+
+    assert shown.returncode == 0, shown.stderr
+    report = json.loads((tmp_path / "ops_bundle" / "confirmed.json").read_text(encoding="utf-8"))
+    assert report["confirmation"]["by"] == "--yes"
+    assert f"- confirmed by --yes: user {report['confirmation']['user']} on host" in shown.stdout
+
+
 # --- 3-6. Canary, rollback, notify, resume, compare ---------------------------------------------
 
 
