@@ -81,6 +81,7 @@ def test_a_rollback_that_cannot_start_is_refused_first_then_a_failed_step(
     assert refused.exit_code == 2, refused.output  # the preflight sees it before anything runs
     (line,) = refused.stderr.strip().splitlines()
     assert "preflight failed" in line and "/nonexistent/restore_matchup not found" in line
+    assert "steps.reprocess.on_failure: executable" in line  # the config key the operator edits
 
     result = run_bundle(*_apply(sim.config_path, bad), "--no-preflight")
 

@@ -37,8 +37,9 @@ def preflight_problems(
             continue
         env = {**step_env, **spec.env}
         step_cwd = absolute(Path(spec.cwd), cwd) if spec.cwd else cwd
+        key = f"steps.{step.rollback_of}.on_failure" if step.rollback_of else f"steps.{step.name}"
         for problem in _command_problems(step.command, env, step_cwd):
-            line = f"steps.{step.name}: {problem}"
+            line = f"{key}: {problem}"
             if line not in problems:
                 problems.append(line)
     return problems
