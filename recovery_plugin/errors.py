@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from enum import IntEnum
+from typing import Any
 
-__all__ = ["ConfigError", "ExitCode", "RecoveryError"]
+__all__ = ["ConfigError", "ExitCode", "RecoveryError", "config_table"]
 
 
 class ExitCode(IntEnum):
@@ -41,3 +43,17 @@ class RecoveryError(Exception):
 
 class ConfigError(RecoveryError):
     """A bad value in the configuration; the message names the source (flag, env var, file + key)."""
+
+
+def config_table(raw: object, where: str, known: Sequence[str], expected: str) -> Mapping[str, Any]:
+    """``raw`` as a table whose keys are all in ``known``, else a :class:`ConfigError`.
+
+    ``where`` names the table (``recovery.toml: endpoints[2].poll``); ``expected`` completes
+    "must be ..." when ``raw`` is not a table at all.
+    """
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}: must be {expected}")
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"{where}.{key}: unknown key (known keys: {', '.join(known)})")
+    return raw

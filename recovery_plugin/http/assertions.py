@@ -24,11 +24,11 @@ import datetime
 import functools
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from recovery_plugin.errors import ConfigError
+from recovery_plugin.errors import ConfigError, config_table
 from recovery_plugin.http.jsonpaths import (
     JSON_TYPES,
     JSONPathSyntax,
@@ -105,11 +105,7 @@ def parse_assertions(raw: object, where: str) -> tuple[Assertion, ...]:
 
 def parse_assertion(raw: object, where: str) -> Assertion:
     """Validate one assertion table; every error names ``where`` and the key."""
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where}: must be a table with path, op and value, got {json_type(raw)}")
-    for key in raw:
-        if key not in _KEYS:
-            raise ConfigError(f"{where}.{key}: unknown key (known keys: {', '.join(_KEYS)})")
+    raw = config_table(raw, where, _KEYS, f"a table with path, op and value, got {json_type(raw)}")
     path = raw.get("path")
     if not isinstance(path, str) or not path.strip():
         raise ConfigError(f"{where}.path: required: a JSONPath such as '$.has_data'")

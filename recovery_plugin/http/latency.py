@@ -10,11 +10,11 @@ Requests without a response (transport errors) count as errors, not as latencies
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from recovery_plugin.errors import ConfigError
+from recovery_plugin.errors import ConfigError, config_table
 
 __all__ = [
     "LatencySLO",
@@ -79,13 +79,9 @@ def parse_max_ms(raw: Any, where: str) -> float:
 
 def parse_slo(raw: object, where: str) -> LatencySLO:
     """Validate ``slo = { p95_ms, p99_ms, max_error_rate }`` (at least one)."""
-    if not isinstance(raw, Mapping):
-        raise ConfigError(
-            f"{where}: must be a table like {{ p95_ms = 300, max_error_rate = 0.01 }}"
-        )
-    for key in raw:
-        if key not in _SLO_KEYS:
-            raise ConfigError(f"{where}.{key}: unknown key (known keys: {', '.join(_SLO_KEYS)})")
+    raw = config_table(
+        raw, where, _SLO_KEYS, "a table like { p95_ms = 300, max_error_rate = 0.01 }"
+    )
     if not raw:
         raise ConfigError(f"{where}: name at least one of {', '.join(_SLO_KEYS)}")
     return LatencySLO(

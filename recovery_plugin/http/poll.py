@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from recovery_plugin.errors import ConfigError
+from recovery_plugin.errors import ConfigError, config_table
 from recovery_plugin.http.assertions import Assertion, holds, parse_assertion
 
 __all__ = [
@@ -138,11 +138,7 @@ class PollResult:
 
 def parse_poll(raw: object, where: str) -> PollSpec:
     """Validate ``poll = {...}``; ``where`` names it (``recovery.toml: endpoints[2].poll``)."""
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where}: must be a table like {{ deadline = 120, interval = 1 }}")
-    for key in raw:
-        if key not in _POLL_KEYS:
-            raise ConfigError(f"{where}.{key}: unknown key (known keys: {', '.join(_POLL_KEYS)})")
+    raw = config_table(raw, where, _POLL_KEYS, "a table like { deadline = 120, interval = 1 }")
     if "deadline" not in raw:
         raise ConfigError(f"{where}.deadline: required (seconds to keep trying)")
     deadline = _seconds(raw["deadline"], f"{where}.deadline", high=MAX_DEADLINE_S)

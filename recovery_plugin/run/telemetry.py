@@ -146,9 +146,11 @@ def _plus(start: int, seconds: Any) -> int:
     return start + int(float(seconds or 0.0) * 1_000_000_000)
 
 
+_Record = Mapping[str, Any]
+
+
 def _build_trace(tracer: Tracer, report: Mapping[str, Any]) -> None:
     from opentelemetry import trace
-    from opentelemetry.trace import Status, StatusCode
 
     start = _ns(report.get("started_at"))
     if start is None:
@@ -169,19 +171,20 @@ def _build_trace(tracer: Tracer, report: Mapping[str, Any]) -> None:
     parent = trace.set_span_in_context(root)
     for step in report.get("steps", []):
         if step.get("name") == "capture":
-            _check_batch(tracer, parent, step, report.get("verification") or {})
+            if (batch_start := _ns(step.get("started_at"))) is not None:
+                _check_batch(tracer, parent, step, report.get("verification") or {}, batch_start)
             continue
         for attempt in step.get("attempts") or []:
-            _attempt(tracer, parent, step, attempt)
-    if status in _FAILED:
-        root.set_status(Status(StatusCode.ERROR, f"run {status}"))
-    elif status == "success":
-        root.set_status(Status(StatusCode.OK))
-    root.end(end_time=end)
+            if (attempt_start := _ns(attempt.get("started_at"))) is not None:
+                _attempt(tracer, parent, step, attempt, attempt_start)
+    _finish(root, status, f"run {status}", end)
 
 
-def _step_attributes(step: Mapping[str, Any]) -> dict[str, Any]:
-    attributes: dict[str, Any] = {"recovery.step": str(step.get("name"))}
+def _step_attributes(step: Mapping[str, Any], status: Any) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        "recovery.step": str(step.get("name")),
+        "recovery.step.status": str(status),
+    }
     if step.get("matchup_id") is not None:
         attributes["recovery.matchup_id"] = str(step["matchup_id"])
     return attributes
@@ -197,15 +200,9 @@ def _finish(span: Span, status: str, error: Any, end: int) -> None:
     span.end(end_time=end)
 
 
-def _attempt(
-    tracer: Tracer, parent: Any, step: Mapping[str, Any], attempt: Mapping[str, Any]
-) -> None:
-    start = _ns(attempt.get("started_at"))
-    if start is None:
-        return
-    attributes = _step_attributes(step)
+def _attempt(tracer: Tracer, parent: Any, step: _Record, attempt: _Record, start: int) -> None:
+    attributes = _step_attributes(step, attempt.get("status"))
     attributes["recovery.attempt"] = int(attempt.get("attempt") or 1)
-    attributes["recovery.step.status"] = str(attempt.get("status"))
     if attempt.get("exit_code") is not None:
         attributes["process.exit.code"] = int(attempt["exit_code"])
     span = tracer.start_span(
@@ -223,15 +220,11 @@ def _attempt(
 
 
 def _check_batch(
-    tracer: Tracer, parent: Any, step: Mapping[str, Any], verification: Mapping[str, Any]
+    tracer: Tracer, parent: Any, step: _Record, verification: _Record, start: int
 ) -> None:
-    start = _ns(step.get("started_at"))
-    if start is None:
-        return
     end = _ns(step.get("finished_at")) or _plus(start, step.get("duration_s"))
     summary = verification.get("summary") or {}
-    attributes = _step_attributes(step)
-    attributes["recovery.step.status"] = str(step.get("status"))
+    attributes = _step_attributes(step, step.get("status"))
     for key in ("passed", "failed", "error", "skipped", "total"):
         attributes[f"recovery.checks.{key}"] = int(summary.get(key) or 0)
     span = tracer.start_span(

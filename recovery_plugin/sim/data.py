@@ -34,6 +34,8 @@ DEFAULT_MATCHUP_ID = "20260603|광역자치단체장|11-000"
 
 @dataclass(frozen=True)
 class SampleOption:
+    """One option of a scenario: a candidate (or a party) and its share."""
+
     name: str
     candidate_id: str | None
     party: str | None
@@ -42,6 +44,8 @@ class SampleOption:
 
 @dataclass(frozen=True)
 class SampleScenario:
+    """One scenario of a matchup (its options), as the ingest input lists it."""
+
     key: str
     scenario_type: str
     title: str
