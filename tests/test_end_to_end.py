@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,16 @@ def test_verify_is_read_only_and_gates(
         "verify", "--api-base", sim.base_url, "--matchup-id", KOREAN_ID, "--junit-xml", str(junit)
     )
     assert healthy.exit_code == 0, healthy.output
-    assert 'tests="3"' in junit.read_text(encoding="utf-8")
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None
+    names = [case.get("name") for case in suite.iter("testcase")]
+    assert {name.split("::")[0] for name in names if name} == {
+        "health",
+        "summary",
+        f"matchup[{KOREAN_ID}]",
+    }
+    assert f"matchup[{KOREAN_ID}]::response" in names
+    assert (suite.get("tests"), suite.get("failures")) == (str(len(names)), "0")
 
 
 def test_unreachable_service_fails_every_check_with_a_reason(

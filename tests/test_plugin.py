@@ -310,6 +310,42 @@ def test_the_gate_fails_against_an_unhealthy_service_and_says_why(
     assert "expected 200, got 500" in (failure.get("message") or "")
 
 
+def test_the_gates_junit_xml_is_masked(
+    healthy: SimulatedService, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "tok-&-7e21c9d04b"  # XML-escaped in the file: masked all the same
+    monkeypatch.setenv("INTERNAL_JOB_TOKEN", secret)
+    pytester.makefile(
+        ".toml",
+        gate=f'[[endpoints]]\nname = "health"\npath = "/health"\n'
+        f'assert = [{{ path = "$.status", op = "==", value = "{secret}" }}]\n',
+    )
+    # The team's own test in the same session prints and quotes the secret as it fails.
+    pytester.makepyfile(
+        test_team="import os\n\ndef test_token():\n"
+        "    print(os.environ['INTERNAL_JOB_TOKEN'])\n"
+        "    assert os.environ['INTERNAL_JOB_TOKEN'] == 'x'\n"
+    )
+    junit = pytester.path / "junit.xml"
+
+    result = pytester.runpytest_inprocess(
+        *gate_args(healthy, "--recovery-config=gate.toml", f"--junit-xml={junit}"),
+        "test_team.py",
+    )
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    text = junit.read_text(encoding="utf-8")
+    assert secret not in text and "tok-&amp;-7e21c9d04b" not in text
+    failures = {
+        case.get("name"): case.find("failure")
+        for case in ET.parse(junit).getroot().iter("testcase")
+        if case.find("failure") is not None
+    }
+    assert set(failures) == {"health", "test_token"}
+    assert "$.status" in (failures["health"].get("message") or "")
+    assert "***" in (failures["test_token"].text or "")
+
+
 def test_an_unreachable_service_fails_every_check(pytester: pytest.Pytester) -> None:
     pytester.makefile(".toml", fast="[capture]\nreadiness_deadline = 0.2\ntimeout = 1\n")
     result = pytester.runpytest(

@@ -7,9 +7,10 @@ from typing import Any
 
 from recovery_plugin.config import EndpointSpec
 from recovery_plugin.http.fetch import Capture
+from recovery_plugin.http.groups import Groups, flatten
 from recovery_plugin.http.verdicts import CheckContext, more_reasons
 
-__all__ = ["CheckContext", "evaluate", "expected_json"]
+__all__ = ["CheckContext", "evaluate", "evaluate_groups", "expected_json"]
 
 _TRANSPORT_REASONS = {
     "connection_refused": "connection refused (is the service up?)",
@@ -47,23 +48,33 @@ def _fill(value: Any, values: Mapping[str, str]) -> Any:
 def evaluate(
     spec: EndpointSpec, capture: Capture, context: CheckContext | None = None
 ) -> list[str]:
-    """Every reason the capture fails ``spec``; empty when it passes.
+    """Every reason the capture fails ``spec``; empty when it passes (see :func:`evaluate_groups`)."""
+    return flatten(evaluate_groups(spec, capture, context))
+
+
+def evaluate_groups(
+    spec: EndpointSpec, capture: Capture, context: CheckContext | None = None
+) -> Groups:
+    """The reasons the capture fails ``spec``, by assertion group (``response`` first).
 
     Judged on the raw response; the reasons are written (report, JUnit, console), so masked.
     With a ``context`` the endpoint's assertions, ``max_ms``, effect checks (against the
     baseline) and contract apply too; their notes (a contract not checked) go to
     ``context.notes``.
     """
-    return [capture.mask(reason) for reason in _reasons(spec, capture, context)]
+    groups = _groups(spec, capture, context)
+    return {name: [capture.mask(r) for r in reasons] for name, reasons in groups.items()}
 
 
-def _reasons(spec: EndpointSpec, capture: Capture, context: CheckContext | None) -> list[str]:
-    reasons = _basic(spec, capture)
+def _groups(spec: EndpointSpec, capture: Capture, context: CheckContext | None) -> Groups:
+    response = _basic(spec, capture)
+    groups: Groups = {"response": response}
     if context is None or capture.error is not None or capture.truncated:
-        return reasons
-    if capture.decode_error is not None or (reasons and capture.status != spec.expect_status):
-        return reasons
-    return reasons + more_reasons(spec, capture, context)
+        return groups
+    if capture.decode_error is not None or (response and capture.status != spec.expect_status):
+        return groups
+    groups.update(more_reasons(spec, capture, context))
+    return groups
 
 
 def _basic(spec: EndpointSpec, capture: Capture) -> list[str]:

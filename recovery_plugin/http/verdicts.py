@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from recovery_plugin.http import assertions as assertion_engine
 from recovery_plugin.http.effect import compare
 from recovery_plugin.http.expectations import Expectations
+from recovery_plugin.http.groups import Groups
 from recovery_plugin.http.latency import check_max_ms
 
 if TYPE_CHECKING:
@@ -45,46 +46,50 @@ class CheckContext:
     contract: dict[str, Any] | None = None
 
 
-def more_reasons(spec: Any, capture: Capture, context: CheckContext) -> list[str]:
+def more_reasons(spec: Any, capture: Capture, context: CheckContext) -> Groups:
+    """The reasons of each group the endpoint configures beyond the response itself."""
     where = f"GET {capture.path}"
     found = context.expectations
-    reasons = [
-        f"{where}: {r}"
-        for r in assertion_engine.evaluate(found.assertions, capture.body, capture.matchup_id)
-    ]
+    groups: Groups = {}
+    if found.assertions:
+        groups["assert"] = [
+            f"{where}: {r}"
+            for r in assertion_engine.evaluate(found.assertions, capture.body, capture.matchup_id)
+        ]
     if context.reprocessed and found.reprocessed:
-        reasons += [
+        groups["reprocessed_assert"] = [
             f"{where}: reprocessed in this run, yet {r}"
             for r in assertion_engine.evaluate(found.reprocessed, capture.body, capture.matchup_id)
         ]
-    slow = check_max_ms(capture.elapsed_s, found.max_ms)
-    if slow is not None:
-        reasons.append(f"{where}: {slow}")
+    if found.max_ms is not None:
+        slow = check_max_ms(capture.elapsed_s, found.max_ms)
+        groups["max_ms"] = [f"{where}: {slow}"] if slow is not None else []
     if not found.effect.empty:
         if context.baseline is None:
-            reasons.append(f"{where}: expect_changed/expect_unchanged: {NO_BASELINE}")
+            groups["effect"] = [f"{where}: expect_changed/expect_unchanged: {NO_BASELINE}"]
         else:
             before = context.baseline.get("body")
-            reasons += [f"{where}: {r}" for r in compare(found.effect, before, capture.body)]
-    reasons += _contract_reasons(capture, context, where)
-    return reasons
+            groups["effect"] = [
+                f"{where}: {r}" for r in compare(found.effect, before, capture.body)
+            ]
+    _contract_groups(capture, context, where, groups)
+    return groups
 
 
-def _contract_reasons(capture: Capture, context: CheckContext, where: str) -> list[str]:
+def _contract_groups(capture: Capture, context: CheckContext, where: str, groups: Groups) -> None:
     from recovery_plugin.http import contract as contract_engine
 
-    reasons: list[str] = []
     if context.schema is not None:
         result = contract_engine.check_schema(context.schema, capture.body)
-        reasons += [f"{where}: schema {result.source}: {r}" for r in result.reasons]
+        groups["schema"] = [f"{where}: schema {result.source}: {r}" for r in result.reasons]
     load = context.openapi
     if load is None or capture.status is None:
-        return reasons
+        return
     if context.openapi_best_effort and load.document is None and not load.missing:
         note = f"contract not checked: {load.problem}"
         context.contract = {"outcome": "skipped", "source": load.source, "note": note}
         context.notes.append(note)
-        return reasons
+        return
     result = contract_engine.check_openapi(load, capture.path, capture.status, capture.body)
     context.contract = {
         "outcome": result.outcome,
@@ -94,4 +99,5 @@ def _contract_reasons(capture: Capture, context: CheckContext, where: str) -> li
     }
     if result.note:
         context.notes.append(result.note)
-    return reasons + [f"{where}: contract: {r}" for r in result.reasons]
+    if result.outcome != "skipped":
+        groups["contract"] = [f"{where}: contract: {r}" for r in result.reasons]

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DETAIL_KEYS", "add_check_details"]
 
-DETAIL_KEYS = ("poll", "contract", "notes", "slo")
+DETAIL_KEYS = ("poll", "contract", "notes", "slo", "groups")
 
 
 def add_check_details(

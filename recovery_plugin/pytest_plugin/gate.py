@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +29,7 @@ from recovery_plugin.report.finish import finish_report
 from recovery_plugin.report.writer import Report, ReportWriter
 from recovery_plugin.resolve.context import RunContext, RunRequest, resolve_run
 
-__all__ = ["ReportGate", "gate_from_options"]
+__all__ = ["JunitMasking", "ReportGate", "gate_from_options"]
 
 
 def gate_from_options(config: pytest.Config) -> SessionSpec | None:
@@ -73,6 +74,8 @@ def gate_from_options(config: pytest.Config) -> SessionSpec | None:
         capture=context.capture_spec,
         redactor=context.redactor,
     )
+    if getattr(config.option, "xmlpath", None):
+        config.pluginmanager.register(JunitMasking(config, context), "recovery-junit-masking")
     if keeps_report:
         try:
             context.run_dir.mkdir(parents=True)
@@ -113,3 +116,18 @@ class ReportGate:
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self._writer.path.is_file():
             terminalreporter.write_line(f"recovery report: {self._writer.path}")
+
+
+class JunitMasking:
+    """Masks pytest's own ``--junit-xml`` of a gate session (written at session finish)."""
+
+    def __init__(self, config: pytest.Config, context: RunContext) -> None:
+        # Resolved as pytest's junitxml plugin resolves it, at configure time.
+        self._path = Path(os.path.expandvars(str(config.option.xmlpath))).expanduser().absolute()
+        self._context = context
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self) -> None:
+        from recovery_plugin.report.junit import mask_junit_file
+
+        mask_junit_file(self._path, self._context.redactor)

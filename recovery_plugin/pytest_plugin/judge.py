@@ -48,6 +48,7 @@ class CheckRecord:
     notes: list[str]
     contract: dict[str, Any] | None = None
     poll: dict[str, Any] | None = None
+    groups: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         found: dict[str, Any] = {}
@@ -57,6 +58,8 @@ class CheckRecord:
             found["contract"] = self.contract
         if self.poll is not None:
             found["poll"] = self.poll
+        if self.groups is not None:
+            found["groups"] = self.groups
         return found
 
 
@@ -153,8 +156,9 @@ class CheckJudge:
     def judge(self, item: EndpointCheck) -> list[str]:
         """Every reason ``item`` fails, after polling when its endpoint polls."""
         from recovery_plugin.errors import ConfigError
-        from recovery_plugin.http.checks import evaluate
+        from recovery_plugin.http.checks import evaluate_groups
         from recovery_plugin.http.expectations import expectations_of
+        from recovery_plugin.http.groups import flatten, group_records
         from recovery_plugin.http.poll import Observation, poll_until
 
         capture = self._capture_for(item.target)
@@ -162,12 +166,17 @@ class CheckJudge:
             context = self._context(item, capture)
         except ConfigError as exc:  # expect_schema names a file that cannot be used
             return [exc.message]
-        reasons = evaluate(item.spec, capture, context)
+        groups = evaluate_groups(item.spec, capture, context)
+        reasons = flatten(groups)
         poll = expectations_of(item.spec).poll
         record = CheckRecord(notes=context.notes, contract=context.contract)
         if reasons and poll is not None:
             first = Observation(
-                capture.status, tuple(reasons), capture.body, capture.elapsed_s, (capture, context)
+                capture.status,
+                tuple(reasons),
+                capture.body,
+                capture.elapsed_s,
+                (capture, context, groups),
             )
             result = poll_until(
                 lambda: self._attempt(item),
@@ -179,18 +188,21 @@ class CheckJudge:
             )
             record.poll = result.to_dict()
             if result.last is not None:
-                capture, context = result.last.capture
+                capture, context, groups = result.last.capture
                 record.notes, record.contract = context.notes, context.contract
             rest = list(result.last.reasons[1:]) if result.last is not None else []
             reasons = [] if result.passed else [result.reason, *rest]
+            groups = {**groups, "poll": [] if result.passed else [result.reason]}
+        record.groups = group_records(groups)
         with self._lock:
             self.records[item.nodeid] = record
             self.samples.setdefault(item.spec.name, []).append(_sample(capture))
         return reasons
 
     def _attempt(self, item: EndpointCheck) -> Observation:
-        from recovery_plugin.http.checks import evaluate
+        from recovery_plugin.http.checks import evaluate_groups
         from recovery_plugin.http.fetch import fetch, make_client
+        from recovery_plugin.http.groups import flatten
         from recovery_plugin.http.poll import Observation
 
         with make_client(self.spec.capture) as client:
@@ -202,9 +214,13 @@ class CheckJudge:
                 redactor=self.spec.redactor,
             )
         context = self._context(item, capture)
-        reasons = evaluate(item.spec, capture, context)
+        groups = evaluate_groups(item.spec, capture, context)
         return Observation(
-            capture.status, tuple(reasons), capture.body, capture.elapsed_s, (capture, context)
+            capture.status,
+            tuple(flatten(groups)),
+            capture.body,
+            capture.elapsed_s,
+            (capture, context, groups),
         )
 
 

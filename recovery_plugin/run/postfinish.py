@@ -1,4 +1,4 @@
-"""After the final report is written: tell the team, export the trace.
+"""After the final report is written: tell the team, export the trace, write the JUnit XML.
 
 Whatever happens here never changes the run's outcome or exit code: each notification and the
 telemetry export come back as records (``notifications``, ``telemetry``), which are added to the
@@ -10,6 +10,7 @@ apply is not added here: it is the report's ``confirmation`` from its first writ
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from recovery_plugin.report.finish import amend_report
@@ -27,16 +28,28 @@ def after_finish(
     payload: dict[str, Any],
     console: Console,
 ) -> dict[str, Any]:
-    """``payload`` with the notifications and telemetry records, as rewritten."""
+    """``payload`` with the notifications and telemetry records, as rewritten; the JUnit XML
+    (``--junit-xml``) written from it."""
     additions: dict[str, Any] = {}
     if context.runbook.notify:
         additions["notifications"] = _notify(context, writer, payload, console)
     telemetry = _export(context, payload, console)
     if telemetry is not None:
         additions["telemetry"] = telemetry
-    if not additions:
-        return payload
-    return amend_report(writer, payload, additions)
+    if additions:
+        payload = amend_report(writer, payload, additions)
+    if context.request.junit_xml is not None and payload.get("verification") is not None:
+        _junit(context, context.request.junit_xml, payload, console)
+    return payload
+
+
+def _junit(context: RunContext, path: Path, payload: dict[str, Any], console: Console) -> None:
+    from recovery_plugin.report.junit import write_junit
+
+    try:
+        write_junit(payload, path, context.redactor)
+    except OSError as exc:
+        console(f"[junit] not written: {path}: {exc.strerror or exc}")
 
 
 def _notify(

@@ -177,7 +177,5 @@ def _session_args(context: RunContext, ini: Path) -> list[str]:
     ]
     for plugin in context.runbook.capture.pytest_plugins:
         args += ["-p", plugin]
-    if context.request.junit_xml is not None:
-        args += ["--junit-xml", str(context.request.junit_xml)]
     args.append(str(checks_dir) if checks_dir else str(session_dir))
     return args
