@@ -74,6 +74,35 @@ def test_each_assertion_group_is_a_testcase_with_its_reason_and_no_secret(
     assert SECRET not in str(result.report)
 
 
+def test_show_and_the_step_summary_name_the_failed_groups(
+    recovery_sim: RecoverySim, run_bundle: RunBundle, tmp_path: Path
+) -> None:
+    sim = recovery_sim()
+    sim.seed()
+    config = tmp_path / "recovery.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    step_summary = tmp_path / "summary.md"
+    result = run_bundle(
+        "verify",
+        "--config",
+        str(config),
+        "--api-base",
+        sim.base_url,
+        "--matchup-id",
+        DEFAULT_MATCHUP_ID,
+        env={"INTERNAL_JOB_TOKEN": SECRET, "GITHUB_STEP_SUMMARY": str(step_summary)},
+    )
+    assert result.exit_code == 1, result.output
+    line = "groups failed: assert (passed: response, max_ms, contract)"
+    assert line in step_summary.read_text(encoding="utf-8")
+    assert result.report_path is not None
+    for view in ("text", "markdown", "html"):
+        shown = run_bundle("show", str(result.report_path), "--format", view)
+        assert shown.exit_code == 0, shown.output
+        assert line in shown.output, view
+        assert SECRET not in shown.output
+
+
 def test_a_polled_check_has_a_poll_group_and_its_last_attempts_groups(
     recovery_sim: RecoverySim, run_bundle: RunBundle, tmp_path: Path
 ) -> None:

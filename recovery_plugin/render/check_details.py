@@ -1,4 +1,5 @@
-"""One check's outcomes beyond pass/fail, in words: poll attempts, contract, notes, SLO values."""
+"""One check's outcomes beyond pass/fail, in words: the assertion groups that failed, poll
+attempts, contract, notes, SLO values."""
 
 from __future__ import annotations
 
@@ -11,6 +12,14 @@ __all__ = ["check_details"]
 def check_details(test: Mapping[str, Any]) -> list[str]:
     """Short lines for ``show`` and the summaries; empty for a plain check."""
     lines: list[str] = []
+    groups = [g for g in test.get("groups") or [] if isinstance(g, Mapping)]
+    failed = [str(g.get("name")) for g in groups if g.get("outcome") == "failed"]
+    if failed:
+        passed = [str(g.get("name")) for g in groups if g.get("outcome") == "passed"]
+        lines.append(
+            f"groups failed: {', '.join(failed)}"
+            + (f" (passed: {', '.join(passed)})" if passed else "")
+        )
     poll = test.get("poll")
     if isinstance(poll, Mapping):
         attempts = poll.get("attempts") or []
