@@ -112,10 +112,17 @@ def test_verify_baseline_must_be_a_run_directory(tmp_path: Path) -> None:
     assert f"--baseline: no api_capture.json in {tmp_path}" in result.output
 
 
-def test_the_configuration_page_example_loads(tmp_path: Path) -> None:
+def test_the_configuration_page_example_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     page = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text(encoding="utf-8")
     block = page.split("<!-- example: checks -->\n```toml\n", 1)[1].split("```", 1)[0]
     runbook = load_runbook(_write(tmp_path, block))
+    with pytest.raises(ConfigError, match=r"expect_schema: cannot read JSON Schema schemas/"):
+        check_runbook(runbook, compile_paths=True)  # the schema file it names must exist
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "summary.json").write_text('{"type": "object"}', encoding="utf-8")
     check_runbook(runbook, compile_paths=True)
     matchup, summary = runbook.endpoints
     found = expectations_of(matchup)

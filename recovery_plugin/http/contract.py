@@ -124,6 +124,7 @@ def load_schema_file(path: Path, where: str) -> SchemaContract:
             contents, default_specification=referencing.jsonschema.DRAFT202012
         )
 
+    _check_file_refs(schema, path, where)
     base = path.resolve().as_uri()
     resource = referencing.Resource.from_contents(
         schema, default_specification=referencing.jsonschema.DRAFT202012
@@ -132,6 +133,37 @@ def load_schema_file(path: Path, where: str) -> SchemaContract:
     registry = empty.with_resource(base, resource)
     validator = cls({"$ref": base}, registry=registry)
     return SchemaContract(path, hashlib.sha256(raw).hexdigest(), validator)
+
+
+def _check_file_refs(schema: Any, path: Path, where: str, seen: set[Path] | None = None) -> None:
+    """Every ``$ref`` to another file (relative to ``path``) names a readable JSON file."""
+    seen = seen if seen is not None else {path.resolve()}
+    for ref in _refs(schema):
+        target_part = urlsplit(ref)
+        if target_part.scheme not in ("", "file") or not target_part.path:
+            continue  # a fragment within the document, or a URL the validator resolves itself
+        target = (path.parent / unquote(target_part.path)).resolve()
+        if target in seen:
+            continue
+        seen.add(target)
+        try:
+            contents = json.loads(target.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(
+                f"{where}: {path} refers to {ref!r}, which cannot be read: {exc.strerror or exc}"
+            ) from None
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {path} refers to {ref!r}, not valid JSON: {exc}") from None
+        _check_file_refs(contents, target, where, seen)
+
+
+def _refs(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        found = [value["$ref"]] if isinstance(value.get("$ref"), str) else []
+        return found + [ref for item in value.values() for ref in _refs(item)]
+    if isinstance(value, list):
+        return [ref for item in value for ref in _refs(item)]
+    return []
 
 
 def check_schema(contract: SchemaContract, body: Any) -> ContractResult:

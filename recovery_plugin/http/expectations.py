@@ -9,8 +9,10 @@ Parsing is import-free; ``compile_paths`` also compiles the JSONPaths (importing
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from recovery_plugin.config import EndpointSpec, Runbook
+from recovery_plugin.errors import ConfigError
 from recovery_plugin.http import assertions as assertion_engine
 from recovery_plugin.http import effect as effect_engine
 from recovery_plugin.http.assertions import Assertion, parse_assertions
@@ -57,3 +59,23 @@ def check_runbook(runbook: Runbook, *, compile_paths: bool = False) -> None:
         if compile_paths:
             assertion_engine.check_paths(found.assertions + found.reprocessed)
             effect_engine.check_paths(found.effect)
+        if spec.expect_schema:
+            _check_schema_file(
+                Path(spec.expect_schema),
+                f"{runbook.source}: endpoints[{i}].expect_schema",
+                full=compile_paths,
+            )
+
+
+def _check_schema_file(path: Path, where: str, *, full: bool) -> None:
+    """A schema file that cannot be used fails the run before anything runs, not its check.
+
+    ``full`` (not a dry-run) reads and checks it as the check will, its ``$ref``d files too;
+    a dry-run only asks that it exists (jsonschema is not worth its import there).
+    """
+    if full:
+        from recovery_plugin.http.contract import load_schema_file
+
+        load_schema_file(path, where)
+    elif not path.is_file():
+        raise ConfigError(f"{where}: no such JSON Schema file: {path}")
