@@ -128,6 +128,7 @@ def test_the_plugin_flags_keep_their_names() -> None:
         "--recovery-matchup-id": "recovery_matchup_ids",
         "--recovery-config": "recovery_config",
         "--recovery-output-dir": "recovery_output_dir",
+        "--recovery-baseline": "recovery_baseline",
         "--recovery-capture-timeout": "recovery_capture_timeout",
     }
     assert PLUGIN_FLAGS == {

@@ -116,7 +116,7 @@ def test_the_plugin_page_documents_every_option_and_ini_key(
     help_text = pytester.runpytest("--help").stdout.str()
     flags = set(re.findall(r"--recovery-[a-z-]+", help_text))
     ini_keys = set(re.findall(r"^  (recovery_[a-z_]+)", help_text, re.MULTILINE))
-    assert len(flags) == len(ini_keys) == 5
+    assert len(flags) == len(ini_keys) == 6
     page = (DOCS / "plugin.md").read_text(encoding="utf-8")
     table = page[page.index("## Options") : page.index("## The generated checks")]
     rows = [line for line in table.splitlines() if line.startswith("| `--recovery-")]

@@ -17,7 +17,7 @@ from recovery_plugin.cli.common import (
     matchup_options,
     setting_options,
 )
-from recovery_plugin.config.options import OPTIONS
+from recovery_plugin.config.options import BASELINE_ENV, BASELINE_HELP, OPTIONS
 from recovery_plugin.errors import RecoveryError
 
 __all__ = ["finish", "run", "verify"]
@@ -99,7 +99,8 @@ def run(**options: Any) -> None:
     "--baseline",
     type=click.Path(path_type=Path, file_okay=False),
     metavar="RUN_DIR",
-    help="Compare expect_changed/expect_unchanged with this earlier run's api_capture.json.",
+    envvar=BASELINE_ENV,
+    help=BASELINE_HELP,
 )
 @common_options
 def verify(**options: Any) -> None:
@@ -108,6 +109,13 @@ def verify(**options: Any) -> None:
     Exit 0 when every check passes, 1 when the service is not healthy.
     """
     _launch("verify", options)
+
+
+def _source(name: str, flag: str, env: str) -> str:
+    """``flag``, or ``env NAME`` when click took the value from the environment."""
+    context = click.get_current_context(silent=True)
+    taken = context.get_parameter_source(name) if context is not None else None
+    return f"env {env}" if taken is click.core.ParameterSource.ENVIRONMENT else flag
 
 
 def _launch(mode: str, options: dict[str, Any]) -> None:
@@ -131,6 +139,7 @@ def _launch(mode: str, options: dict[str, Any]) -> None:
         require_ids=bool(options.get("require_ids")),
         no_preflight=bool(options.get("no_preflight")),
         baseline=options.get("baseline"),
+        baseline_source=_source("baseline", "--baseline", BASELINE_ENV),
         environ=dict(os.environ),
         canary=options.get("canary"),
         batch_size=options.get("batch_size"),

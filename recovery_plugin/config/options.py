@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from recovery_plugin.config import Runbook
 
 __all__ = [
+    "BASELINE_ENV",
+    "BASELINE_HELP",
     "CONFIG_ENV",
     "OPTIONS",
     "Option",
@@ -221,6 +223,13 @@ def config_help(summary: str) -> str:
     return f"{summary} [env {CONFIG_ENV}; default {_CONFIG_DISCOVERY}]"
 
 
+BASELINE_ENV = "RECOVERY_BASELINE"
+BASELINE_HELP = (
+    "An earlier run directory: expect_changed/expect_unchanged compare with its api_capture.json"
+    f" [env {BASELINE_ENV}]."
+)
+
+
 # --- the pytest plugin's options -------------------------------------------------------------
 
 
@@ -282,6 +291,14 @@ def plugin_flags() -> tuple[PluginFlag, ...]:
             metavar="DIR",
             help="Write api_capture.json and a verify-mode report into a new run directory here.",
             ini_help="Directory for captures and the verify-mode report (relative to the ini file).",
+        ),
+        PluginFlag(
+            flag="--recovery-baseline",
+            ini="recovery_baseline",
+            metavar="RUN_DIR",
+            help=BASELINE_HELP,
+            ini_help=f"Run directory of the baseline capture (relative to the ini file; env"
+            f" {BASELINE_ENV} overrides it).",
         ),
         _twin("capture_timeout"),
     )

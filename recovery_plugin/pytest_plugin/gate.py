@@ -19,6 +19,7 @@ import pytest
 from recovery_plugin.errors import RecoveryError
 from recovery_plugin.names import CAPTURE_NAME
 from recovery_plugin.pytest_plugin.options import (
+    baseline_dir,
     config_path,
     path_option,
     plugin_enabled,
@@ -27,7 +28,12 @@ from recovery_plugin.pytest_plugin.options import (
 from recovery_plugin.pytest_plugin.session import SESSION, SessionSpec
 from recovery_plugin.report.finish import finish_report
 from recovery_plugin.report.writer import Report, ReportWriter
-from recovery_plugin.resolve.context import RunContext, RunRequest, resolve_run
+from recovery_plugin.resolve.context import (
+    RunContext,
+    RunRequest,
+    baseline_capture,
+    resolve_run,
+)
 
 __all__ = ["JunitMasking", "ReportGate", "gate_from_options"]
 
@@ -45,6 +51,7 @@ def gate_from_options(config: pytest.Config) -> SessionSpec | None:
     flags, ini = plugin_values(config)
     output_dir = path_option(config, "recovery_output_dir")
     keeps_report = output_dir is not None and not config.option.collectonly
+    baseline, baseline_source = baseline_dir(config)
     flag_ids = config.getoption("recovery_matchup_ids")
     ids = list(flag_ids) if flag_ids else [str(i) for i in config.getini("recovery_matchup_ids")]
     try:
@@ -63,6 +70,8 @@ def gate_from_options(config: pytest.Config) -> SessionSpec | None:
                 cwd=config.invocation_params.dir,
                 environ=dict(os.environ),
                 keeps_report=keeps_report,
+                baseline=baseline,
+                baseline_source=baseline_source,
             )
         )
     except RecoveryError as exc:
@@ -73,6 +82,7 @@ def gate_from_options(config: pytest.Config) -> SessionSpec | None:
         endpoints=context.runbook.endpoints,
         capture=context.capture_spec,
         redactor=context.redactor,
+        baseline_path=baseline_capture(context),
     )
     if getattr(config.option, "xmlpath", None):
         config.pluginmanager.register(JunitMasking(config, context), "recovery-junit-masking")

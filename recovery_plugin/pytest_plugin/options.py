@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from recovery_plugin.config import Runbook, find_config_file
-from recovery_plugin.config.options import CONFIG_ENV, OPTIONS, plugin_flags
+from recovery_plugin.config.options import BASELINE_ENV, CONFIG_ENV, OPTIONS, plugin_flags
 
 if TYPE_CHECKING:
     from recovery_plugin.config.settings import Settings
 
 __all__ = [
     "PLUGIN_FLAGS",
+    "baseline_dir",
     "config_path",
     "path_option",
     "plugin_enabled",
@@ -80,19 +81,29 @@ def resolve_plugin_settings(config: pytest.Config, runbook: Runbook) -> Settings
 
 def config_path(config: pytest.Config) -> Path | None:
     """``--recovery-config``, env ``RECOVERY_CONFIG``, ini ``recovery_config``, else discovery."""
-    env_value = os.environ.get(CONFIG_ENV) or None
-    if config.getoption("recovery_config") is None and env_value is not None:
-        return config.invocation_params.dir / env_value
-    path = path_option(config, "recovery_config")
+    path = path_option(config, "recovery_config", env=CONFIG_ENV)
     return path if path is not None else find_config_file(config.invocation_params.dir)
 
 
-def path_option(config: pytest.Config, name: str) -> Path | None:
-    """A path option: the flag (relative to the invocation directory), else the ini value
-    (relative to the ini file's directory)."""
+def baseline_dir(config: pytest.Config) -> tuple[Path | None, str]:
+    """``--recovery-baseline``, env ``RECOVERY_BASELINE``, ini ``recovery_baseline``; and which."""
+    path = path_option(config, "recovery_baseline", env=BASELINE_ENV)
+    if config.getoption("recovery_baseline"):
+        return path, "--recovery-baseline"
+    if os.environ.get(BASELINE_ENV):
+        return path, f"env {BASELINE_ENV}"
+    return path, "ini recovery_baseline"
+
+
+def path_option(config: pytest.Config, name: str, *, env: str | None = None) -> Path | None:
+    """A path option: the flag, else the ``env`` variable (both relative to the invocation
+    directory), else the ini value (relative to the ini file's directory)."""
     flag = config.getoption(name)
     if flag:
         return config.invocation_params.dir / str(flag)
+    env_value = os.environ.get(env) if env is not None else None
+    if env_value:
+        return config.invocation_params.dir / env_value
     value = config.getini(name)
     if not value:
         return None

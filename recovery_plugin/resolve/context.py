@@ -80,6 +80,8 @@ class RunRequest:
     """``--max-failures N|P%``: stop scheduling reprocess steps once more than this failed."""
     baseline: Path | None = None
     """``verify --baseline RUN_DIR``: an earlier run whose capture the effect checks compare with."""
+    baseline_source: str = "--baseline"
+    """Where ``baseline`` came from, for its errors (``env RECOVERY_BASELINE``...)."""
 
 
 @dataclass(frozen=True)
@@ -144,10 +146,10 @@ class RunContext:
         )
 
 
-def _check_baseline(run_dir: Path) -> None:
+def _check_baseline(run_dir: Path, source: str) -> None:
     if not (run_dir / CAPTURE_NAME).is_file():
         raise ConfigError(
-            f"--baseline: no {CAPTURE_NAME} in {run_dir} (give an earlier run's directory)"
+            f"{source}: no {CAPTURE_NAME} in {run_dir} (give an earlier run's directory)"
         )
 
 
@@ -167,7 +169,7 @@ def resolve_run(request: RunRequest) -> RunContext:
     runbook = load_runbook(_config_path(request))
     check_runbook(runbook, compile_paths=request.mode != "dry-run")
     if request.baseline is not None:
-        _check_baseline(absolute(request.baseline, request.cwd))
+        _check_baseline(absolute(request.baseline, request.cwd), request.baseline_source)
     settings = resolve_settings(
         runbook,
         flags=request.flags,
