@@ -14,7 +14,7 @@ def check_details(test: Mapping[str, Any]) -> list[str]:
     lines: list[str] = []
     groups = [g for g in test.get("groups") or [] if isinstance(g, Mapping)]
     failed = [str(g.get("name")) for g in groups if g.get("outcome") == "failed"]
-    if failed:
+    if failed and len(groups) > 1:  # a lone failed group says no more than the reason
         passed = [str(g.get("name")) for g in groups if g.get("outcome") == "passed"]
         lines.append(
             f"groups failed: {', '.join(failed)}"
