@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from recovery_plugin.ids import write_matchup_file
 from recovery_plugin.names import FAILED_IDS_NAME
@@ -21,7 +21,7 @@ from recovery_plugin.report.result import VerificationResult
 from recovery_plugin.report.writer import Report, ReportWriter
 from recovery_plugin.resolve.context import RunContext
 from recovery_plugin.run.batches import EARLIER_FAILURE, Ceiling, Stop, batch_policy, run_in_batches
-from recovery_plugin.run.handlers import Rollbacks
+from recovery_plugin.run.handlers import Rollbacks, StepGroups
 
 if TYPE_CHECKING:
     from recovery_plugin.run.signals import Interrupt
@@ -29,11 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["run_mutating_steps"]
 
 Console = Callable[[str], None]
-
-
-class StepGroups(Protocol):
-    def record_step(self, pgid: int) -> None: ...
-    def forget_step(self, pgid: int) -> None: ...
 
 
 def _ends_the_run(record: StepRecord) -> bool:
@@ -78,7 +73,7 @@ def run_mutating_steps(
         _run_one(context, record, report, writer, cancel, console, progress, lock)
         if not record.failed:
             return
-        rollbacks.after_failure(context, record, report, writer, cancel, console)
+        rollbacks.after_failure(context, record, report, writer, cancel, console, lock)
         if record.name == "reprocess" and not _ends_the_run(record):
             reason = ceiling.failed()
             if reason is not None:

@@ -126,11 +126,11 @@ def _execute_locked(
                         interrupt,
                     )
                 result = _verify(context, report, writer, interrupt, console, progress)
-                run_finally(context, report, writer, console)
+                run_finally(context, report, writer, console, lock)
             else:
                 plan_batches(context, report)
     except RecoveryError as exc:
-        run_finally(context, report, writer, console)
+        run_finally(context, report, writer, console, lock)
         report.status = "failed"
         report.error = exc.message
         finished(finish_report(report, writer, duration_s=time.monotonic() - start))
@@ -138,7 +138,7 @@ def _execute_locked(
     except BaseException as exc:
         # Whatever happens, the evidence is written before the error propagates.
         interrupted = isinstance(exc, KeyboardInterrupt)
-        run_finally(context, report, writer, console)
+        run_finally(context, report, writer, console, lock)
         report.status = "interrupted" if interrupted else "failed"
         report.error = f"{type(exc).__name__}: {exc}"
         for step in report.steps:
