@@ -13,6 +13,7 @@ from typing import Any
 
 from recovery_plugin.atomic import write_json_atomic
 from recovery_plugin.clock import now_iso
+from recovery_plugin.report.checklist import write_ids_to_redo
 from recovery_plugin.report.evidence import diff_capture_files
 from recovery_plugin.report.model import FAILED_STATUSES, StepRecord
 from recovery_plugin.report.result import (
@@ -56,6 +57,8 @@ def finish_report(
                 step.status = "skipped"
                 step.error = step.error or "not run: the run was interrupted"
     report.ids_to_redo = ids_to_redo(report)
+    if report.run_dir:
+        write_ids_to_redo(Path(report.run_dir), report.ids_to_redo)
     hooks = result.hooks if result is not None else NO_HOOKS
     return writer.finalize(report, finished_at=now_iso(), duration_s=duration_s, hooks=hooks)
 
