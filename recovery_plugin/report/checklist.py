@@ -6,16 +6,20 @@ the same in every language (the code puts them in front); only the prose after t
 
 from __future__ import annotations
 
-import json
 import shlex
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-from recovery_plugin.ids import check_matchup_id, printable
-from recovery_plugin.names import IDS_TO_REDO_NAME, MATCHUP_IDS_NAME
+from recovery_plugin.names import MATCHUP_IDS_NAME
 from recovery_plugin.report.causes import ADVICE, advice, artifacts_note, step_cause
 from recovery_plugin.report.model import FAILED_STATUSES, step_label, verdict_line
+from recovery_plugin.report.redo_ids import (
+    MAX_REAPPLY_INLINE_IDS,
+    batch_flags,
+    inline_ids,
+    redo_flags,
+    write_ids_to_redo,
+)
 
 __all__ = [
     "GUIDE_PREFIXES",
@@ -281,9 +285,6 @@ def _failed_endpoints(report: Mapping[str, Any]) -> list[str]:
 
 # Above this many ids a verify command names the run directory's id file instead of listing them.
 MAX_INLINE_IDS = 5
-MAX_REAPPLY_INLINE_IDS = 50
-"""Above this many ids, a re-apply command reads them from ``ids_to_redo.txt`` in the run
-directory (written by :func:`write_ids_to_redo`) instead of listing each as ``--matchup-id``."""
 
 
 def _id_list(ids: list[str]) -> str:
@@ -297,64 +298,7 @@ def _id_list(ids: list[str]) -> str:
 def _id_flags(ids: list[str], report: Mapping[str, Any], file_name: str) -> list[str]:
     if len(ids) > MAX_INLINE_IDS and report.get("run_dir"):
         return ["--matchup-file", f"{report['run_dir']}/{file_name}"]
-    return _inline_ids(ids)
-
-
-def _inline_ids(ids: list[str]) -> list[str]:
-    flags: list[str] = []
-    for matchup_id in ids:
-        flags += ["--matchup-id", matchup_id]
-    return flags
-
-
-def _redo_flags(ids: list[str], report: Mapping[str, Any]) -> list[str]:
-    """Every id still to do: inline up to the cap, else the run directory's ``ids_to_redo.txt``
-    (only if it is there, holding exactly them: a guide never names a file that is not)."""
-    run_dir = report.get("run_dir")
-    if len(ids) > MAX_REAPPLY_INLINE_IDS and run_dir:
-        path = Path(str(run_dir)) / IDS_TO_REDO_NAME
-        try:
-            written = path.read_text(encoding="utf-8")
-        except OSError:
-            written = None
-        if written == _redo_file_text(ids):
-            return ["--matchup-file", str(path)]
-    return _inline_ids(ids)
-
-
-def _line_safe(matchup_id: str) -> bool:
-    """``matchup_id`` reads back from its own line of a ``--matchup-file`` unchanged, and shows
-    in a terminal as it is (no control, bidi or invisible character)."""
-    return (
-        matchup_id == matchup_id.strip()
-        and not matchup_id.startswith(("#", "["))
-        and len(matchup_id.splitlines()) == 1
-        and check_matchup_id(matchup_id) is None
-        and printable(matchup_id) == matchup_id
-    )
-
-
-def _redo_file_text(ids: Sequence[str]) -> str:
-    """One id per line; if one of them cannot stand on a line as it is, a JSON list with every
-    non-ASCII character escaped (``--matchup-file`` reads both, and either is safe to ``cat``)."""
-    if all(_line_safe(i) for i in ids):
-        return "".join(f"{i}\n" for i in ids)
-    return json.dumps(list(ids), ensure_ascii=True, indent=0) + "\n"
-
-
-def write_ids_to_redo(run_dir: Path, ids: Sequence[str]) -> Path | None:
-    """Write ``ids_to_redo.txt`` when a re-apply command could not list ``ids`` inline; ``None``
-    when not needed or not possible (then the command lists them: long, but whole)."""
-    if len(ids) <= MAX_REAPPLY_INLINE_IDS:
-        return None
-    from recovery_plugin.atomic import write_text_atomic
-
-    path = run_dir / IDS_TO_REDO_NAME
-    try:
-        write_text_atomic(path, _redo_file_text(ids))
-    except OSError:
-        return None
-    return path
+    return inline_ids(ids)
 
 
 def _common_flags(report: Mapping[str, Any]) -> list[str]:
@@ -373,32 +317,16 @@ def _rerun_command(report: Mapping[str, Any], ids: list[str], *, skip_ingest: bo
         argv += ["--output-dir", str(report["output_dir"])]
     if report.get("poll_fingerprint"):
         argv += ["--poll-fingerprint", str(report["poll_fingerprint"])]
-    argv += _batch_flags(report.get("batches"))
-    return shlex.join(argv + _redo_flags(ids, report))
-
-
-def _batch_flags(batches: Mapping[str, Any] | None) -> list[str]:
-    """The operator's ``--canary``/``--batch-size``/``--max-failures``, for a command that re-runs
-    ids of a batched run. The canary is kept unless it passed: a failed (or never judged) canary
-    must prove the fix on a few ids again before the rest run."""
-    if not batches:
-        return []
-    canary_passed = any(
-        b.get("kind") == "canary" and b.get("verdict") == "passed" for b in batches.get("items", [])
-    )
-    flags: list[str] = []
-    for key in ("canary", "batch_size", "max_failures"):
-        if batches.get(key) is None or (key == "canary" and canary_passed):
-            continue
-        flags += [f"--{key.replace('_', '-')}", str(batches[key])]
-    return flags
+    argv += batch_flags(report.get("batches"))
+    return shlex.join(argv + redo_flags(ids, report))
 
 
 def _resume_command(report: Mapping[str, Any], batches: Mapping[str, Any]) -> str:
     """``--resume`` re-runs what was skipped, with the operator's batch flags (the canary only
-    when it did not pass: see :func:`_batch_flags`)."""
+    when it did not pass: see
+    :func:`~recovery_plugin.report.redo_ids.batch_flags`)."""
     argv = ["recovery-bundle", "run", "--resume", str(report.get("run_dir", ""))]
-    return shlex.join(argv + _batch_flags(batches))
+    return shlex.join(argv + batch_flags(batches))
 
 
 def _verify_command(report: Mapping[str, Any]) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from recovery_plugin.atomic import write_json_atomic
+from recovery_plugin.atomic import write_failure, write_json_atomic
 from recovery_plugin.clock import now_iso
 from recovery_plugin.report.checklist import write_ids_to_redo
 from recovery_plugin.report.evidence import diff_capture_files
@@ -90,9 +90,13 @@ def amend_report(
     notifications sent about it, its telemetry export.
     """
     amended: dict[str, Any] = {**payload, **writer.redactor.obj(dict(additions))}
-    write_json_atomic(writer.path, amended)
-    if writer.copy_to is not None:
-        write_json_atomic(writer.copy_to, amended)
+    for path in (writer.path, writer.copy_to):
+        if path is None:
+            continue
+        try:
+            write_json_atomic(path, amended)
+        except OSError as exc:  # the final report stays as it was; the run says why
+            writer.note_failure(write_failure(exc.filename or path, exc))
     return amended
 
 
