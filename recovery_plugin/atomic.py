@@ -8,6 +8,7 @@ whose writer is no longer running.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -20,11 +21,24 @@ from typing import IO, Any
 from recovery_plugin.procgroup import process_exists
 
 __all__ = [
+    "NO_SPACE",
     "remove_stale_temporaries",
     "write_bytes_atomic",
+    "write_failure",
     "write_json_atomic",
     "write_text_atomic",
 ]
+
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+"""The errors of a full disk (or a full quota)."""
+
+
+def write_failure(path: Path | str, exc: OSError) -> str:
+    """The one line that says a run's file could not be written: ``disk full writing <path>:
+    No space left on device`` (or ``cannot write <path>: <reason>`` for another error)."""
+    what = "disk full writing" if exc.errno in NO_SPACE else "cannot write"
+    return f"{what} {path}: {exc.strerror or exc}"
+
 
 _TEMPORARY = re.compile(r"^\..+\.(?P<pid>[0-9]+)\.[^.]+\.tmp$")
 
@@ -50,9 +64,11 @@ def _write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         Path(tmp_name).replace(path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             Path(tmp_name).unlink()
+        if isinstance(exc, OSError) and exc.filename is None:
+            exc.filename = str(path)  # a failed write() names no file: say which one it was
         raise
 
 

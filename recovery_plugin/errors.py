@@ -18,6 +18,9 @@ class ExitCode(IntEnum):
     """A step or a verification check failed (the report says which)."""
     USAGE = 2
     """Bad flag, bad configuration, unreachable or unwritable path: nothing ran."""
+    WRITE_FAILED = 74
+    """A file of the run could not be written (a full disk, EX_IOERR): the run stopped there; the
+    report (shortened if it had to be) and the console say which file and why."""
     LOCKED = 75
     """Another ``apply`` holds the output directory's lock (EX_TEMPFAIL: try again later)."""
     INTERRUPTED = 130

@@ -14,6 +14,7 @@ __all__ = [
     "BEFORE_CAPTURE_NAME",
     "CAPTURE_NAME",
     "FAILED_IDS_NAME",
+    "IDS_TO_REDO_NAME",
     "MATCHUP_IDS_NAME",
     "PYTEST_INI_NAME",
     "PYTEST_LOG_NAME",
@@ -33,6 +34,8 @@ BEFORE_CAPTURE_NAME = "api_capture.before.json"
 """What every endpoint answered before the steps (``apply`` only): the baseline of the evidence."""
 MATCHUP_IDS_NAME = "matchup_ids.json"
 FAILED_IDS_NAME = "failed_reprocess_ids.json"
+IDS_TO_REDO_NAME = "ids_to_redo.txt"
+"""Every id a re-apply must still do, one per line, when there are too many to list in a command."""
 
 STEPS_DIR = "steps"
 STEP_REPORT_NAMES: Mapping[str, str] = MappingProxyType(

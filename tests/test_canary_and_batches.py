@@ -47,7 +47,11 @@ def test_a_failing_canary_stops_the_rest(
         assert step["attempts"] == []
     (resume,) = [g for g in result.guides if g.startswith("resume-guide:")]
     assert "3 id(s) left to do" in resume
-    assert f"recovery-bundle run --resume {result.report['run_dir']} --max-failures 10" in resume
+    # The canary failed: resuming runs a canary again (the operator's flags kept).
+    command = (
+        f"recovery-bundle run --resume {result.report['run_dir']} --canary 1 --max-failures 10"
+    )
+    assert command in resume
     assert "[canary 1/2] failed" in result.output
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from recovery_plugin.report.checklist import build_checklist
+from recovery_plugin.report.checklist import build_checklist, write_ids_to_redo
 from recovery_plugin.report.model import Attempt, StepRecord
 from recovery_plugin.report.writer import Report
 
@@ -186,20 +187,22 @@ def test_failed_reprocess_steps_get_one_rollback_guide_that_reruns_only_them() -
     assert ids == [KOREAN_ID, "m 2"]
 
 
-def test_many_failed_ids_are_rerun_from_the_run_directorys_id_file() -> None:
-    ids = [f"m-{i}" for i in range(6)]
+def test_many_failed_ids_are_rerun_from_the_run_directorys_id_file(tmp_path: Path) -> None:
+    ids = [f"m-{i}" for i in range(51)]
     report = _report([_reprocess(i, "failed") for i in ids], matchup_ids=ids)
+    report["run_dir"] = str(tmp_path)
+    write_ids_to_redo(tmp_path, ids)
 
     (guide,) = _guides(build_checklist(report, "en"))
 
-    assert guide.startswith("rollback-guide: reprocess failed for 6 matchup id(s): m-0, m-1, ")
+    assert guide.startswith("rollback-guide: reprocess failed for 51 matchup id(s): m-0, m-1, ")
     argv = shlex.split(guide.split("then re-apply only them: ", 1)[1])
     assert "--matchup-id" not in argv
-    assert argv[argv.index("--matchup-file") + 1] == "out/run/failed_reprocess_ids.json"
+    assert argv[argv.index("--matchup-file") + 1] == str(tmp_path / "ids_to_redo.txt")
 
 
-def test_five_failed_ids_are_still_listed_inline() -> None:
-    ids = [f"m-{i}" for i in range(5)]
+def test_fifty_failed_ids_are_still_listed_inline() -> None:
+    ids = [f"m-{i}" for i in range(50)]
     report = _report([_reprocess(i, "failed") for i in ids], matchup_ids=ids)
 
     (guide,) = _guides(build_checklist(report, "en"))

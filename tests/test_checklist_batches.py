@@ -58,7 +58,8 @@ def test_a_failed_rollback_and_the_ids_left_with_the_resume_command() -> None:
     assert "batch 1 (canary, 1 id(s)): failed (0 of 1)" in lines
     (resume,) = [line for line in lines if line.startswith("resume-guide:")]
     assert "2 id(s) left to do: b, c" in resume
-    assert resume.endswith("recovery-bundle run --resume /runs/r1 --batch-size 1")
+    # The canary failed: the resume proves the fix on a canary again, in the operator's batches.
+    assert resume.endswith("recovery-bundle run --resume /runs/r1 --canary 1 --batch-size 1")
     assert not any("finally" in line and "clean-up" in line for line in lines)  # it succeeded
 
 

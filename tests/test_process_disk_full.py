@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import io
+import json
 import os
 import subprocess
 import sys
@@ -129,6 +130,7 @@ def test_a_full_disk_ends_the_run_with_the_reason_and_a_final_report(
     recovery_sim: Callable[..., SimulatedService],
     run_bundle: Callable[..., BundleResult],
     small_disk: Path,
+    assert_valid_report: Callable[[dict[str, object]], None],
 ) -> None:
     flood = "import sys\nfor i in range(100000):\n    print('x' * 200, flush=True)\n"
     sim = recovery_sim(
@@ -138,19 +140,106 @@ def test_a_full_disk_ends_the_run_with_the_reason_and_a_final_report(
 
     result = run_bundle(
         "run", "--mode", "apply", "--config", str(sim.config_path), "--output-dir", str(out),
-        "--matchup-id", "m-1", "--continue-on-error", timeout=90,
+        "--matchup-id", "m-1", "--matchup-id", "m-2", "--continue-on-error", timeout=90,
     )  # fmt: skip
 
     sizes = sorted(
         ((f.stat().st_size, str(f)) for f in small_disk.rglob("*") if f.is_file()), reverse=True
     )
-    assert result.exit_code == 1, (result.output, sizes[:8])
+    assert result.exit_code == 74, (result.output, sizes[:8])  # ExitCode.WRITE_FAILED
     assert "Traceback" not in result.output and "internal error" not in result.output, sizes[:8]
-    assert "No space left on device" in result.output
     report = result.report
     assert report, result.output
+    assert_valid_report(report)
+    steps = {(step["name"], step.get("matchup_id")): step for step in report["steps"]}
+    ingest = steps[("ingest", None)]
+    log = ingest["log_path"]
+    reason = f"disk full writing {log}: No space left on device"
+    # One reason, said once at the end and in the report; the run stopped there.
+    assert report["error"] == f"the run stopped: {reason}"
+    assert result.output.count(f"error: the run stopped: {reason}") == 1, result.output
+    assert ingest["status"] == "failed"
+    assert len(ingest["attempts"]) == 1
+    assert ingest["duration_s"] < 30  # stopped at the failure, not at its 60 s timeout
+    assert "No space left on device" in ingest["error"]
+    for key in [("reprocess", "m-1"), ("reprocess", "m-2"), ("capture", None)]:
+        assert steps[key]["status"] == "skipped", steps[key]
+        assert steps[key]["error"] == f"skipped: the run stopped: {reason}"
+        assert "--continue-on-error" not in steps[key]["error"]
+
+
+def test_a_capture_file_on_a_full_disk_ends_the_run_with_its_name(
+    recovery_sim: Callable[..., SimulatedService],
+    tmp_path: Path,
+    assert_valid_report: Callable[[dict[str, object]], None],
+) -> None:
+    """The kernel's own ENOSPC: the capture file's temporary is swapped for /dev/full."""
+    sim = recovery_sim(steps={"finally": {"command": ["{python}", "-c", "print('cleaned up')"]}})
+    out = tmp_path / "runs"
+    done = subprocess.run(
+        [
+            sys.executable, "-c", _CAPTURE_ON_DEV_FULL, "run", "--mode", "apply", "--yes",
+            "--config", str(sim.config_path), "--output-dir", str(out),
+            "--matchup-id", "m-1", "--skip-ingest", "--skip-reprocess",
+        ],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+    output = done.stdout + done.stderr
+    assert done.returncode == 74, output
+    assert "Traceback" not in output and "internal error" not in output
+    (report_path,) = out.glob("*/recovery_bundle_report.json")
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    assert_valid_report(report)
+    capture_file = report_path.parent / "api_capture.json"
+    reason = f"disk full writing {capture_file}: No space left on device"
+    assert report["error"] == f"the run stopped: {reason}"
+    assert f"error: the run stopped: {reason}" in output
     steps = {step["name"]: step for step in report["steps"]}
-    assert steps["ingest"]["status"] == "failed"
-    assert len(steps["ingest"]["attempts"]) == 1
-    assert "No space left on device" in steps["ingest"]["error"]
-    assert steps["reprocess"]["status"] == "skipped"
+    assert (steps["capture"]["status"], steps["capture"]["error"]) == ("failed", reason)
+    assert steps["finally"]["status"] == "success"  # the clean-up still ran
+    assert not capture_file.exists()
+    assert not list(report_path.parent.glob(".*.tmp"))  # no temporary left behind
+
+
+# The capture file's temporary is replaced by /dev/full: every write to it fails with the
+# kernel's ENOSPC, as on a full disk; every other file is written as usual.
+_CAPTURE_ON_DEV_FULL = """
+import os, sys
+import recovery_plugin.atomic as atomic
+
+class _OS:
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+    def fdopen(self, fd, *args, **kwargs):
+        if os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).startswith(".api_capture.json."):
+            os.close(fd)
+            return open("/dev/full", "wb")
+        return os.fdopen(fd, *args, **kwargs)
+
+atomic.os = _OS()
+from recovery_plugin.cli import main
+sys.argv[0] = "recovery-bundle"
+main()
+"""
+
+
+def test_a_step_log_on_dev_full_fails_the_step_with_the_kernels_reason(tmp_path: Path) -> None:
+    def dev_full(path: Path) -> IO[bytes]:
+        return Path("/dev/full").open("w+b")
+
+    result = run_process(
+        [sys.executable, "-c", CHATTY],
+        log_path=tmp_path / "step.log",
+        timeout=60.0,
+        redactor=Redactor(),
+        kill_grace=0.3,
+        open_log=dev_full,
+    )
+
+    assert result.log_failed and not result.ok
+    assert result.duration_s < 30, result
+    assert f"cannot write the step log {tmp_path / 'step.log'}: No space left on device" in str(
+        result.error
+    )

@@ -18,6 +18,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success or dry-run; 1 a step or check failed; 2 usage or configuration error;"
+    " 74 a file of the run could not be written (disk full);"
     " 75 output directory locked by another apply; 130 interrupted (SIGINT); 143 terminated (SIGTERM)."
 )
 

@@ -21,6 +21,7 @@ import httpx
 
 from recovery_plugin.clock import now_iso
 from recovery_plugin.config import CaptureSpec, EndpointSpec
+from recovery_plugin.http.bounded_body import read_capped
 from recovery_plugin.ids import path_segment
 from recovery_plugin.redact import Redactor
 
@@ -155,7 +156,7 @@ def fetch(
         with client.stream("GET", url) as response:
             capture.status = response.status_code
             capture.headers = dict(response.headers)
-            body, capture.truncated = _read_capped(response, max_body)
+            body, capture.truncated = read_capped(response, max_body)
     except httpx.HTTPError as exc:
         message = describe_error(exc) + _timeout_note(exc, client.timeout)
         capture.error = {"kind": error_kind(exc), "message": redactor.text(message)}
@@ -300,19 +301,6 @@ def _timeout_note(exc: httpx.HTTPError, timeout: httpx.Timeout) -> str:
     if isinstance(exc, httpx.TimeoutException) and timeout.read is not None:
         return f" (no answer within {timeout.read:g}s)"
     return ""
-
-
-def _read_capped(response: httpx.Response, max_body: int) -> tuple[bytes, bool]:
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_bytes():
-        room = max_body - size
-        if len(chunk) > room:
-            chunks.append(chunk[:room])
-            return b"".join(chunks), True
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks), False
 
 
 def _decode_body(capture: Capture, body: bytes) -> None:

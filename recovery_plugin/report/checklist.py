@@ -10,11 +10,26 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from recovery_plugin.names import FAILED_IDS_NAME, MATCHUP_IDS_NAME
+from recovery_plugin.names import MATCHUP_IDS_NAME
 from recovery_plugin.report.causes import ADVICE, advice, artifacts_note, step_cause
 from recovery_plugin.report.model import FAILED_STATUSES, step_label, verdict_line
+from recovery_plugin.report.redo_ids import (
+    MAX_REAPPLY_INLINE_IDS,
+    batch_flags,
+    inline_ids,
+    redo_flags,
+    write_ids_to_redo,
+)
 
-__all__ = ["GUIDE_PREFIXES", "RESUME_GUIDE", "RETRY_GUIDE", "ROLLBACK_GUIDE", "build_checklist"]
+__all__ = [
+    "GUIDE_PREFIXES",
+    "MAX_REAPPLY_INLINE_IDS",
+    "RESUME_GUIDE",
+    "RETRY_GUIDE",
+    "ROLLBACK_GUIDE",
+    "build_checklist",
+    "write_ids_to_redo",
+]
 
 RETRY_GUIDE = "retry-guide:"
 ROLLBACK_GUIDE = "rollback-guide:"
@@ -215,15 +230,19 @@ def _guides(
     if shown:
         ids = [str(s["matchup_id"]) for s in shown]
         statuses = sorted({str(s["status"]) for s in shown})
+        # The finisher's ``ids_to_redo`` when there (it knows a resumed run's and a chosen skip).
+        redo = [str(i) for i in report.get("ids_to_redo") or []]
         guides.append(
             f"{ROLLBACK_GUIDE} "
             + text["reprocess"].format(
                 status="/".join(statuses),
                 count=len(ids),
-                ids=", ".join(ids),
+                ids=_id_list(ids),
                 causes=_reprocess_causes(report, failed_reprocess, lang),
                 command=_rerun_command(
-                    report, [str(s["matchup_id"]) for s in todo], skip_ingest=not ingest_failed
+                    report,
+                    redo or [str(s["matchup_id"]) for s in todo],
+                    skip_ingest=not ingest_failed,
                 ),
                 resume=ADVICE.get(lang, ADVICE["en"])["resume"].format(run_dir=report["run_dir"])
                 if report.get("run_dir")
@@ -264,17 +283,22 @@ def _failed_endpoints(report: Mapping[str, Any]) -> list[str]:
     return failed
 
 
-# Above this many ids a command names the run directory's id file instead of listing them.
+# Above this many ids a verify command names the run directory's id file instead of listing them.
 MAX_INLINE_IDS = 5
+
+
+def _id_list(ids: list[str]) -> str:
+    """The ids for the prose of a guide: every one up to the cap, then how many more."""
+    if len(ids) <= MAX_REAPPLY_INLINE_IDS:
+        return ", ".join(ids)
+    rest = len(ids) - MAX_REAPPLY_INLINE_IDS
+    return ", ".join(ids[:MAX_REAPPLY_INLINE_IDS]) + f", ... and {rest} more"
 
 
 def _id_flags(ids: list[str], report: Mapping[str, Any], file_name: str) -> list[str]:
     if len(ids) > MAX_INLINE_IDS and report.get("run_dir"):
         return ["--matchup-file", f"{report['run_dir']}/{file_name}"]
-    flags: list[str] = []
-    for matchup_id in ids:
-        flags += ["--matchup-id", matchup_id]
-    return flags
+    return inline_ids(ids)
 
 
 def _common_flags(report: Mapping[str, Any]) -> list[str]:
@@ -293,17 +317,16 @@ def _rerun_command(report: Mapping[str, Any], ids: list[str], *, skip_ingest: bo
         argv += ["--output-dir", str(report["output_dir"])]
     if report.get("poll_fingerprint"):
         argv += ["--poll-fingerprint", str(report["poll_fingerprint"])]
-    return shlex.join(argv + _id_flags(ids, report, FAILED_IDS_NAME))
+    argv += batch_flags(report.get("batches"))
+    return shlex.join(argv + redo_flags(ids, report))
 
 
 def _resume_command(report: Mapping[str, Any], batches: Mapping[str, Any]) -> str:
-    """``--resume`` re-runs what was skipped; the batch flags keep the rest careful (the canary
-    already passed or was fixed, so it is not repeated)."""
+    """``--resume`` re-runs what was skipped, with the operator's batch flags (the canary only
+    when it did not pass: see
+    :func:`~recovery_plugin.report.redo_ids.batch_flags`)."""
     argv = ["recovery-bundle", "run", "--resume", str(report.get("run_dir", ""))]
-    for flag in ("batch_size", "max_failures"):
-        if batches.get(flag) is not None:
-            argv += [f"--{flag.replace('_', '-')}", str(batches[flag])]
-    return shlex.join(argv)
+    return shlex.join(argv + batch_flags(batches))
 
 
 def _verify_command(report: Mapping[str, Any]) -> str:

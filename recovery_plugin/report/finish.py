@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from recovery_plugin.atomic import write_json_atomic
+from recovery_plugin.atomic import write_failure, write_json_atomic
 from recovery_plugin.clock import now_iso
+from recovery_plugin.report.checklist import write_ids_to_redo
 from recovery_plugin.report.evidence import diff_capture_files
 from recovery_plugin.report.model import FAILED_STATUSES, StepRecord
 from recovery_plugin.report.result import (
@@ -56,6 +57,8 @@ def finish_report(
                 step.status = "skipped"
                 step.error = step.error or "not run: the run was interrupted"
     report.ids_to_redo = ids_to_redo(report)
+    if report.run_dir:
+        write_ids_to_redo(Path(report.run_dir), report.ids_to_redo)
     hooks = result.hooks if result is not None else NO_HOOKS
     return writer.finalize(report, finished_at=now_iso(), duration_s=duration_s, hooks=hooks)
 
@@ -87,9 +90,13 @@ def amend_report(
     notifications sent about it, its telemetry export.
     """
     amended: dict[str, Any] = {**payload, **writer.redactor.obj(dict(additions))}
-    write_json_atomic(writer.path, amended)
-    if writer.copy_to is not None:
-        write_json_atomic(writer.copy_to, amended)
+    for path in (writer.path, writer.copy_to):
+        if path is None:
+            continue
+        try:
+            write_json_atomic(path, amended)
+        except OSError as exc:  # the final report stays as it was; the run says why
+            writer.note_failure(write_failure(exc.filename or path, exc))
     return amended
 
 

@@ -1,18 +1,21 @@
 """The runbook report: one JSON document per run, rewritten atomically at every state change.
 
 A reader (or a crash) always finds either no report or a whole, valid one. Every string passes
-through the redactor before it is written.
+through the redactor before it is written. A write that fails (a full disk) never raises into
+the run: the first failure is kept in :attr:`ReportWriter.failure` (the run stops on it), and the
+final report is shortened until it fits (:func:`_shortened`).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recovery_plugin.atomic import write_json_atomic
+from recovery_plugin.atomic import write_bytes_atomic, write_failure, write_json_atomic
 from recovery_plugin.clock import now_iso
 from recovery_plugin.names import REPORT_NAME
 from recovery_plugin.redact import Redactor
@@ -124,9 +127,20 @@ class ReportWriter:
         self.redactor = redactor
         self.min_interval = min_interval
         self._lock = threading.Lock()
+        self._state = threading.Lock()
         self._last_write = float("-inf")
         self._pending: Report | None = None
         self._timer: threading.Timer | None = None
+        self.failure: str | None = None
+        """The first file of the run that could not be written, and why (``disk full writing
+        <path>: ...``); set by the writer itself or by whoever failed (:meth:`note_failure`)."""
+        self.shortened = False
+
+    def note_failure(self, reason: str) -> None:
+        """A file of the run could not be written: ``reason`` ends the run (the first one wins)."""
+        with self._state:
+            if self.failure is None:
+                self.failure = reason
 
     def write(self, report: Report) -> None:
         """Save the current state; writes closer together than ``min_interval`` are coalesced.
@@ -154,7 +168,10 @@ class ReportWriter:
 
     def _write_now(self, report: Report) -> None:
         self._pending = None
-        self._write_all(self.redactor.obj(report.to_dict()))
+        try:
+            self._write_all(self.redactor.obj(report.to_dict()))
+        except OSError as exc:  # kept, not raised: the run stops on it and the final write retries
+            self.note_failure(write_failure(exc.filename or self.path, exc))
         self._last_write = time.monotonic()
 
     def finalize(
@@ -182,10 +199,84 @@ class ReportWriter:
             payload["ops_checklist"] = checklist
             hooks.last_look(payload)
             redacted: dict[str, Any] = self.redactor.obj(payload)
-            self._write_all(redacted)
+            self._write_final(redacted)
             return redacted
+
+    def _write_final(self, payload: dict[str, Any]) -> None:
+        """The whole report; on a full disk, shorter ones; as a last resort the stale report is
+        removed first to make room (it says ``running``: worse than a shortened final one)."""
+        for level in range(3):
+            candidate = _shortened(payload, level)
+            try:
+                write_json_atomic(self.path, candidate)
+            except OSError as exc:
+                self.note_failure(write_failure(exc.filename or self.path, exc))
+                continue
+            self.shortened = level > 0
+            self._write_copy(candidate)
+            return
+        self._replace_stale(candidate)
+
+    def _replace_stale(self, shortest: dict[str, Any]) -> None:
+        """No room for even the shortest report beside the stale one (``running``): remove the
+        stale one to make room, but only when the new one is no larger (else keep it)."""
+        data = (json.dumps(shortest, ensure_ascii=False, indent=2, default=str) + "\n").encode()
+        try:
+            if len(data) > self.path.stat().st_size:
+                return
+            self.path.unlink()
+            write_bytes_atomic(self.path, data)
+        except OSError:
+            return
+        self.shortened = True
+        self._write_copy(shortest)
+
+    def _write_copy(self, payload: dict[str, Any]) -> None:
+        if self.copy_to is None:
+            return
+        try:
+            write_json_atomic(self.copy_to, payload)
+        except OSError as exc:
+            self.note_failure(write_failure(exc.filename or self.copy_to, exc))
 
     def _write_all(self, payload: dict[str, Any]) -> None:
         write_json_atomic(self.path, payload)
         if self.copy_to is not None:
             write_json_atomic(self.copy_to, payload)
+
+
+_SHORT_MESSAGE = 200
+
+
+def _shortened(payload: dict[str, Any], level: int) -> dict[str, Any]:
+    """The report as it is (level 0), or shorter for a disk too full to take it: without the
+    steps' output tails and with each check's message cut (1); also without the passed checks'
+    entries and the evidence diffs (2). Each says what was dropped in ``warnings``."""
+    if level == 0:
+        return payload
+    steps = [{**step, "tail": []} for step in payload.get("steps", [])]
+    verification = payload.get("verification")
+    tests = (verification or {}).get("tests", [])
+    cut = [
+        {**t, "message": t["message"][:_SHORT_MESSAGE]} if isinstance(t.get("message"), str) else t
+        for t in tests
+    ]
+    note = "report shortened to fit a full disk: {}"
+    short = {
+        **payload,
+        "steps": steps,
+        "verification": {**verification, "tests": cut} if verification else verification,
+        "warnings": [*payload.get("warnings", []), note.format("step tails dropped, messages cut")],
+    }
+    failed = [t for t in cut if t.get("outcome") not in ("passed", "skipped")]
+    evidence = payload.get("evidence")
+    shortest = {
+        **short,
+        "verification": {**verification, "tests": failed} if verification else verification,
+        "evidence": {**evidence, "diffs": []} if evidence else evidence,
+        "warnings": [
+            *payload.get("warnings", []),
+            note.format("step tails, passed checks and evidence diffs dropped, messages cut"),
+        ],
+    }
+    return short if level == 1 else shortest

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Protocol
 
 from recovery_plugin.config.schema import FINALLY_STEP, StepSpec
 from recovery_plugin.report.model import StepRecord
@@ -22,6 +23,14 @@ from recovery_plugin.resolve.plan import ROLLBACK_STEP
 __all__ = ["Rollbacks", "run_finally"]
 
 Console = Callable[[str], None]
+
+
+class StepGroups(Protocol):
+    """The output lock: records a running handler's process group like any step's, so a new
+    apply does not start while a SIGKILLed holder's rollback or clean-up still runs."""
+
+    def record_step(self, pgid: int) -> None: ...
+    def forget_step(self, pgid: int) -> None: ...
 
 
 class Rollbacks:
@@ -42,6 +51,7 @@ class Rollbacks:
         writer: ReportWriter,
         cancel: threading.Event,
         console: Console,
+        lock: StepGroups | None = None,
     ) -> StepRecord | None:
         """Run ``failed``'s rollback when it failed or timed out (not when interrupted)."""
         if failed.status not in ("failed", "timeout"):
@@ -65,12 +75,16 @@ class Rollbacks:
         label = f"rollback of {failed.name}" + (
             f" {failed.matchup_id}" if failed.matchup_id is not None else ""
         )
-        _run(context, record, spec, report, writer, cancel, console, label)
+        _run(context, record, spec, report, writer, cancel, console, label, lock)
         return record
 
 
 def run_finally(
-    context: RunContext, report: Report, writer: ReportWriter, console: Console
+    context: RunContext,
+    report: Report,
+    writer: ReportWriter,
+    console: Console,
+    lock: StepGroups | None = None,
 ) -> None:
     """Run ``[steps.finally]`` once, if the runbook has one and it has not run yet."""
     record = report.step(FINALLY_STEP)
@@ -86,6 +100,7 @@ def run_finally(
         threading.Event(),
         console,
         FINALLY_STEP,
+        lock,
     )
 
 
@@ -98,6 +113,7 @@ def _run(
     cancel: threading.Event,
     console: Console,
     label: str,
+    lock: StepGroups | None = None,
 ) -> None:
     from recovery_plugin.run.step_call import run_context_step
 
@@ -109,6 +125,8 @@ def _run(
         Path(record.output_path or context.run_dir),
         cancel=cancel,
         on_change=lambda _record: writer.write(report),
+        on_group_start=lock.record_step if lock else None,
+        on_group_end=lock.forget_step if lock else None,
     )
     console(
         context.redactor.text(

@@ -11,8 +11,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
+from recovery_plugin.atomic import write_failure
 from recovery_plugin.ids import write_matchup_file
 from recovery_plugin.names import FAILED_IDS_NAME
 from recovery_plugin.render.progress import Progress
@@ -21,25 +22,25 @@ from recovery_plugin.report.result import VerificationResult
 from recovery_plugin.report.writer import Report, ReportWriter
 from recovery_plugin.resolve.context import RunContext
 from recovery_plugin.run.batches import EARLIER_FAILURE, Ceiling, Stop, batch_policy, run_in_batches
-from recovery_plugin.run.handlers import Rollbacks
+from recovery_plugin.run.handlers import Rollbacks, StepGroups
 
 if TYPE_CHECKING:
     from recovery_plugin.run.signals import Interrupt
 
-__all__ = ["run_mutating_steps"]
+__all__ = ["run_mutating_steps", "stopped_by"]
 
 Console = Callable[[str], None]
 
 
-class StepGroups(Protocol):
-    def record_step(self, pgid: int) -> None: ...
-    def forget_step(self, pgid: int) -> None: ...
+def _run_stop_reason(record: StepRecord) -> str | None:
+    from recovery_plugin.run.steps import run_stop_reason
+
+    return run_stop_reason(record)
 
 
-def _ends_the_run(record: StepRecord) -> bool:
-    from recovery_plugin.run.steps import ends_the_run
-
-    return ends_the_run(record)
+def stopped_by(failure: str) -> str:
+    """The skip reason of every step a failed write left unstarted: the cause, not a flag."""
+    return f"skipped: the run stopped: {failure}"
 
 
 def _skip(record: StepRecord, reason: str) -> None:
@@ -71,6 +72,8 @@ def run_mutating_steps(
         if cancel.is_set():
             _skip(record, "not run: the run was interrupted")
             return
+        if writer.failure is not None:  # a file of the run could not be written: stop
+            stop.set(stopped_by(writer.failure))
         if stop.reason is not None:
             _skip(record, stop.reason)
             writer.write(report)
@@ -78,12 +81,16 @@ def run_mutating_steps(
         _run_one(context, record, report, writer, cancel, console, progress, lock)
         if not record.failed:
             return
-        rollbacks.after_failure(context, record, report, writer, cancel, console)
-        if record.name == "reprocess" and not _ends_the_run(record):
+        failure = _run_stop_reason(record)
+        if failure is not None:  # its log could not be written: no later step can do better
+            writer.note_failure(failure)
+            stop.set(stopped_by(failure))
+        rollbacks.after_failure(context, record, report, writer, cancel, console, lock)
+        if record.name == "reprocess":
             reason = ceiling.failed()
             if reason is not None:
                 stop.set(reason)
-        elif not request.continue_on_error or _ends_the_run(record):
+        elif not request.continue_on_error:
             stop.set(EARLIER_FAILURE)
 
     def run_all(records: list[StepRecord]) -> None:
@@ -101,10 +108,15 @@ def run_mutating_steps(
     def verify(narrowed: RunContext) -> VerificationResult | None:
         from recovery_plugin.run.verification import run_verification
 
-        if interrupt is None:
-            return run_verification(narrowed, cancel=cancel)
-        with interrupt.pytest_running():
-            return run_verification(narrowed, cancel=cancel)
+        try:
+            if interrupt is None:
+                return run_verification(narrowed, cancel=cancel)
+            with interrupt.pytest_running():
+                return run_verification(narrowed, cancel=cancel)
+        except OSError as exc:  # a batch's session files (a full disk): the run stops here
+            writer.note_failure(write_failure(exc.filename or narrowed.run_dir, exc))
+            stop.set(stopped_by(str(writer.failure)))
+            return None
 
     ingest = report.step("ingest")
     if ingest is not None:
@@ -123,7 +135,10 @@ def run_mutating_steps(
     )
     failed = [str(r.matchup_id) for r in reprocess if r.failed]
     if failed:
-        write_matchup_file(context.run_dir / FAILED_IDS_NAME, failed)
+        try:
+            write_matchup_file(context.run_dir / FAILED_IDS_NAME, failed)
+        except OSError as exc:
+            writer.note_failure(write_failure(exc.filename or FAILED_IDS_NAME, exc))
     writer.write(report)
 
 

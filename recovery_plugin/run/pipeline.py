@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from recovery_plugin.atomic import write_failure
 from recovery_plugin.clock import now_iso
 from recovery_plugin.errors import ExitCode, RecoveryError
 from recovery_plugin.ids import printable, write_matchup_file
@@ -100,9 +101,12 @@ def _execute_locked(
     mode = context.mode
     report = context.start_report()
     report.confirmation = confirmation
-    if context.matchup_ids and mode != "dry-run":
-        write_matchup_file(context.run_dir / MATCHUP_IDS_NAME, list(context.matchup_ids))
     writer = ReportWriter(context.run_dir, context.redactor, copy_to=context.report_copy)
+    if context.matchup_ids and mode != "dry-run":
+        try:
+            write_matchup_file(context.run_dir / MATCHUP_IDS_NAME, list(context.matchup_ids))
+        except OSError as exc:  # a full disk: nothing will be started (the writer says why)
+            writer.note_failure(write_failure(exc.filename or MATCHUP_IDS_NAME, exc))
     if mode != "dry-run":  # a dry-run's report is written once, whole, at the end
         writer.write(report)
     interrupt = Interrupt()
@@ -126,19 +130,26 @@ def _execute_locked(
                         interrupt,
                     )
                 result = _verify(context, report, writer, interrupt, console, progress)
-                run_finally(context, report, writer, console)
+                run_finally(context, report, writer, console, lock)
             else:
                 plan_batches(context, report)
     except RecoveryError as exc:
-        run_finally(context, report, writer, console)
+        run_finally(context, report, writer, console, lock)
         report.status = "failed"
         report.error = exc.message
         finished(finish_report(report, writer, duration_s=time.monotonic() - start))
         raise
+    except OSError as exc:
+        # A file of the run could not be written (a full disk): the run stops with that reason.
+        writer.note_failure(write_failure(exc.filename or context.run_dir, exc))
+        run_finally(context, report, writer, console, lock)
+        _stop_the_rest(report, str(writer.failure))
+        payload = finished(finish_report(report, writer, duration_s=time.monotonic() - start))
+        return RunOutcome(_say_failure(payload, writer), int(ExitCode.WRITE_FAILED), writer.path)
     except BaseException as exc:
         # Whatever happens, the evidence is written before the error propagates.
         interrupted = isinstance(exc, KeyboardInterrupt)
-        run_finally(context, report, writer, console)
+        run_finally(context, report, writer, console, lock)
         report.status = "interrupted" if interrupted else "failed"
         report.error = f"{type(exc).__name__}: {exc}"
         for step in report.steps:
@@ -149,6 +160,8 @@ def _execute_locked(
         if interrupted:
             return RunOutcome(payload, int(interrupt.exit_code), writer.path)
         raise
+    if writer.failure is not None:
+        _stop_the_rest(report, writer.failure)
     payload = finished(
         finish_report(
             report,
@@ -160,7 +173,30 @@ def _execute_locked(
     )
     if result is not None:
         _say_verification(report, console)
-    return RunOutcome(payload, _exit_code(report, interrupt), writer.path)
+    return RunOutcome(
+        _say_failure(payload, writer), _exit_code(report, interrupt, writer), writer.path
+    )
+
+
+def _stop_the_rest(report: Report, failure: str) -> None:
+    """The run stopped on a file it could not write: that is its one reason, and the reason of
+    every step it did not start."""
+    from recovery_plugin.run.mutations import stopped_by
+
+    report.status = "failed"
+    report.error = report.error or f"the run stopped: {failure}"
+    for step in report.steps:
+        if step.status == "planned":
+            step.status, step.error = "skipped", stopped_by(failure)
+        elif step.status == "running":
+            step.status, step.error = "failed", step.error or f"the run stopped: {failure}"
+
+
+def _say_failure(payload: dict[str, Any], writer: ReportWriter) -> dict[str, Any]:
+    """What the console shows: the failure even when it came with the final write itself."""
+    if writer.failure is not None and not payload.get("error"):
+        return {**payload, "status": "failed", "error": f"the run stopped: {writer.failure}"}
+    return payload
 
 
 def _remove_stale_temporaries(context: RunContext) -> None:
@@ -179,9 +215,11 @@ def _masked(console: Console, redactor: Redactor) -> Console:
     return lambda line: console(printable(redactor.text(line)))
 
 
-def _exit_code(report: Report, interrupt: Interrupt) -> int:
+def _exit_code(report: Report, interrupt: Interrupt, writer: ReportWriter) -> int:
     if report.status == "interrupted":
         return int(interrupt.exit_code)
+    if writer.failure is not None:
+        return int(ExitCode.WRITE_FAILED)
     if report.status in ("success", "dry-run"):
         return int(ExitCode.OK)
     return int(ExitCode.FAILED)
@@ -203,6 +241,8 @@ def _verify(
         capture.status = "skipped"
         capture.error = "not run: the run was interrupted"
         return None
+    if writer.failure is not None:
+        return None  # the run stopped: skipped with the reason by _stop_the_rest
     from recovery_plugin.run.verification import run_verification, session_log_path
 
     capture.status = "running"
@@ -213,12 +253,18 @@ def _verify(
         f"[capture] verifying {context.check_count} check(s) against {context.settings.api_base}"
     )
     progress.expect("capture", context.check_count)
-    with interrupt.pytest_running():
-        return run_verification(
-            context,
-            cancel=interrupt.cancel,
-            on_capture=lambda _capture: progress.advance("capture"),
-        )
+    try:
+        with interrupt.pytest_running():
+            return run_verification(
+                context,
+                cancel=interrupt.cancel,
+                on_capture=lambda _capture: progress.advance("capture"),
+            )
+    except OSError as exc:  # the capture file or the session's own files (a full disk)
+        writer.note_failure(write_failure(exc.filename or context.run_dir, exc))
+        capture.status, capture.error = "failed", str(writer.failure)
+        capture.finished_at = now_iso()
+        return None
 
 
 def _say_verification(report: Report, console: Console) -> None:

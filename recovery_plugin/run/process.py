@@ -119,6 +119,7 @@ def run_process(
     tail = _Tail()
     log = StepLog(log_path, max_bytes=max_log_bytes, opener=open_log)
     if not log.open(f"$ {redactor.text(_display(argv))}\n"):
+        log.close()  # it may hold the emptied log it reopened to say why
         message = str(log.error)
         tail.add(message)
         return _result(None, started_at, start, log, tail, error=message, log_failed=True)

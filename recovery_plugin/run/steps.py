@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from recovery_plugin.atomic import NO_SPACE
 from recovery_plugin.clock import interruptible_sleep, now_iso
 from recovery_plugin.config import StepSpec
 from recovery_plugin.names import attempt_log_name
@@ -19,7 +21,7 @@ from recovery_plugin.run.steplog import LOG_FAILURE_PREFIX
 if TYPE_CHECKING:
     from tenacity.wait import wait_base
 
-__all__ = ["backoff_wait", "ends_the_run", "run_step"]
+__all__ = ["backoff_wait", "ends_the_run", "run_step", "run_stop_reason"]
 
 
 def backoff_wait(spec: StepSpec) -> wait_base:
@@ -53,6 +55,18 @@ def ends_the_run(record: StepRecord) -> bool:
     return bool(record.attempts) and str(record.attempts[-1].error or "").startswith(
         LOG_FAILURE_PREFIX
     )
+
+
+def run_stop_reason(record: StepRecord) -> str | None:
+    """Why the run stops after ``record``: ``disk full writing <log>: No space left on device``
+    (or ``cannot write <log>: ...``); None when the step does not end the run."""
+    if not ends_the_run(record):
+        return None
+    # "cannot write the step log <path>: <strerror>; process group stopped"
+    error = str(record.attempts[-1].error).removeprefix(LOG_FAILURE_PREFIX).strip()
+    detail = error.split("; process group stopped", 1)[0]
+    full = any(os.strerror(code) in detail for code in NO_SPACE)
+    return f"{'disk full writing' if full else 'cannot write'} {detail}"
 
 
 def run_step(
