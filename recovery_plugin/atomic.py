@@ -19,6 +19,7 @@ from typing import IO, Any
 from recovery_plugin.procgroup import process_exists
 
 __all__ = [
+    "create_temporary",
     "remove_stale_temporaries",
     "write_bytes_atomic",
     "write_json_atomic",
@@ -34,7 +35,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
 
 def _write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
-    fd, tmp_name = _create_temporary(path)
+    fd, tmp_name = create_temporary(path)
     try:
         # The temporary is made 0600; keep the mode of the file being replaced, else 0644.
         try:
@@ -53,9 +54,10 @@ def _write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
         raise
 
 
-def _create_temporary(path: Path) -> tuple[int, str]:
-    """``.<name>.<pid>.<random>.tmp`` beside ``path``, created 0600 and exclusively (as mkstemp
-    does, without importing ``tempfile``, which start-up does not otherwise need)."""
+def create_temporary(path: Path) -> tuple[int, str]:
+    """A temporary ``.<name>.<pid>.<random>.tmp`` beside ``path`` (what a crash leaves behind is
+    removed by :func:`remove_stale_temporaries`), created 0600 and exclusively, as ``mkstemp``
+    does, without importing ``tempfile``, which start-up does not otherwise need."""
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     for _ in range(100):
         name = str(path.parent / f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")

@@ -32,6 +32,7 @@ from recovery_plugin.report.result import VerificationResult, summarise
 
 if TYPE_CHECKING:  # httpx is imported only once the plugin is enabled
     from recovery_plugin.http.batch import CaptureBatch, Readiness
+    from recovery_plugin.http.capture_file import CaptureFileStream
     from recovery_plugin.http.fetch import Capture, Target
 
 __all__ = ["SESSION", "SESSION_SPEC", "PytestReportHooks", "SessionSpec", "VerificationSession"]
@@ -162,9 +163,18 @@ class VerificationSession:
                         readiness_path=context.readiness_path,
                         cancel=context.cancel,
                         on_done=context.on_capture or (lambda capture: None),
+                        stream=self._capture_stream(),
                     ).start()
                 )
             return self._batch
+
+    def _capture_stream(self) -> CaptureFileStream | None:
+        from recovery_plugin.http.capture_file import CaptureFileStream
+
+        path = self.context.capture_path
+        if path is None:
+            return None
+        return CaptureFileStream(path, self.context.redactor.text(self.context.base_url))
 
     def capture_for(self, target: Target) -> Capture:
         """``target``'s capture: from the batch as soon as it arrives, else fetched on its own
@@ -202,7 +212,19 @@ class VerificationSession:
 
         if self.context.capture_path is None:
             return
-        captures = self.captures() if self._batch is not None else {}
+        batch = self._batch
+        stream = batch.stream if batch is not None else None
+        if batch is not None and stream is not None and stream.path == self.context.capture_path:
+            batch.wait()  # every capture has arrived, so every one is in the file already
+            self.readiness = batch.readiness
+            if not (self._extra.keys() & stream.keys):
+                stream.finish(self._extra.values())
+                return
+            stream.abandon()  # a capture fetched again replaces its first: write it whole
+        prefetch = self.context.prefetch
+        if prefetch is not None and prefetch.stream is not None and prefetch is not batch:
+            prefetch.stream.abandon()
+        captures = self.captures() if batch is not None else {}
         write_capture_file(
             self.context.capture_path,
             self.context.redactor.text(self.context.base_url),
