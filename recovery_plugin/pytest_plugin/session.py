@@ -53,8 +53,8 @@ class SessionSpec:
     capture_path: Path | None = None
     readiness_path: str | None = "/health"
     on_capture: Callable[[Capture], None] | None = None
-    on_check: Callable[[], None] | None = None
-    """Called once each check (or any test of the session) has finished."""
+    on_check: Callable[[bool], None] | None = None
+    """Called once each check (or any test of the session) has finished: True when it failed."""
     cancel: threading.Event = field(default_factory=threading.Event)
     prefetch: CaptureBatch | None = None
     """A capture batch the launcher started before the session, overlapping pytest's start-up."""
@@ -97,6 +97,7 @@ class VerificationSession:
         self._lock = threading.Lock()
         self._started = time.monotonic()
         self._outcome: tuple[dict[str, Any], int] | None = None
+        self._failing: set[str] = set()  # the running test failed a phase (for ``on_check``)
         self.judge = CheckJudge(context, self.capture_for)
         self._protocol = CheapProtocol(MARKER)
 
@@ -141,9 +142,15 @@ class VerificationSession:
             return True
         return None
 
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed and self.context.on_check is not None:
+            self._failing.add(report.nodeid)
+
     def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         if self.context.on_check is not None:
-            self.context.on_check()
+            failed = nodeid in self._failing
+            self._failing.discard(nodeid)
+            self.context.on_check(failed)
 
     def batch(self) -> CaptureBatch:
         """The session's capture batch: the launcher's (started before the session), or one

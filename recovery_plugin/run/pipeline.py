@@ -217,7 +217,7 @@ def _verify(
         return run_verification(
             context,
             cancel=interrupt.cancel,
-            on_capture=lambda _capture: progress.advance("capture"),
+            on_check=lambda failed: progress.advance("capture", failed=failed),
         )
 
 

@@ -73,7 +73,7 @@ def run_verification(
     *,
     cancel: threading.Event,
     on_capture: Callable[[Capture], None] | None = None,
-    on_check: Callable[[], None] | None = None,
+    on_check: Callable[[bool], None] | None = None,
 ) -> VerificationResult:
     """Run the session and return its result (outcomes, readiness, the report hooks)."""
     import pytest
