@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from recovery_plugin import RecoverySim, RunBundle
+from recovery_plugin.http.capture_file import read_captures
 
 FAILING = 5000
 
@@ -42,6 +43,12 @@ def test_five_thousand_failing_checks_complete_with_every_reason(
     assert {t["matchup_id"] for t in failed} == set(ids)
     assert all("404" in (t["message"] or "") for t in failed)
     assert verification["concurrency"]["strategy"] == "adaptive"
+
+    # The capture file was streamed as captures arrived (and each dropped from memory once
+    # judged): it still holds every capture, whole.
+    captures = read_captures(Path(result.report["run_dir"]) / "api_capture.json")
+    assert len(captures) == FAILING + 2
+    assert {c["matchup_id"] for c in captures if c["matchup_id"]} == set(ids)
 
     cases = ET.parse(junit).getroot().iter("testcase")
     failures = [case for case in cases if case.find("failure") is not None]

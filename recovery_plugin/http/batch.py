@@ -74,6 +74,7 @@ class CaptureBatch:
         self._targets = {t.key: t for t in targets}
         self._arrived: dict[CaptureKey, Capture] = {}
         self._failed: dict[CaptureKey, BaseException] = {}
+        self._released: set[CaptureKey] = set()
         self._changed = threading.Condition()
         self._done = False
         self._error: BaseException | None = None
@@ -176,6 +177,8 @@ class CaptureBatch:
             return None
         with self._changed:
             while key not in self._arrived and key not in self._failed and not self._done:
+                if key in self._released:
+                    return None
                 self._changed.wait()
             capture = self._arrived.get(key)
             failure = self._failed.get(key)
@@ -186,6 +189,18 @@ class CaptureBatch:
                 raise self._error
             return None
         return capture if capture.path == target.path else None
+
+    def release(self, target: Target) -> None:
+        """Forget ``target``'s capture once it has been judged and written to the capture file
+        (memory stays bounded with 100,000 checks); asked for again, it is fetched anew."""
+        with self._changed:
+            if self._arrived.pop(target.key, None) is not None:
+                self._released.add(target.key)
+
+    @property
+    def released(self) -> bool:
+        """Some capture was released: :meth:`wait` no longer holds every capture."""
+        return bool(self._released)
 
     def wait(self) -> dict[CaptureKey, Capture]:
         """Every capture of the batch (in the targets' order), once all have arrived."""

@@ -97,6 +97,7 @@ class VerificationSession:
         self._lock = threading.Lock()
         self._started = time.monotonic()
         self._outcome: tuple[dict[str, Any], int] | None = None
+        self._only_generated = False
         self._failing: set[str] = set()  # the running test failed a phase (for ``on_check``)
         self.judge = CheckJudge(context, self.capture_for)
         self._protocol = CheapProtocol(MARKER)
@@ -131,6 +132,9 @@ class VerificationSession:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self._selected = [item.target for item in session.items if isinstance(item, EndpointCheck)]
+        # Only generated checks in the session: nobody reads a capture again once its check has
+        # judged it (users' check files iterate over every capture: then all are kept).
+        self._only_generated = all(isinstance(i, (EndpointCheck, SLOCheck)) for i in session.items)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(
@@ -139,8 +143,17 @@ class VerificationSession:
         """Our checks skip the setup and teardown phases they do not use (see ``protocol``)."""
         if isinstance(item, EndpointCheck) and self._protocol.applies(item):
             self._protocol.run(item)
+            self._release(item)
             return True
         return None
+
+    def _release(self, item: EndpointCheck) -> None:
+        """Drop ``item``'s capture from memory when the capture file already holds it."""
+        batch = self._batch
+        if not self._only_generated or batch is None or batch.stream is None:
+            return
+        if batch.stream.path == self.context.capture_path:
+            batch.release(item.target)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.failed and self.context.on_check is not None:
@@ -224,7 +237,8 @@ class VerificationSession:
         if batch is not None and stream is not None and stream.path == self.context.capture_path:
             batch.wait()  # every capture has arrived, so every one is in the file already
             self.readiness = batch.readiness
-            if not (self._extra.keys() & stream.keys):
+            if batch.released or not (self._extra.keys() & stream.keys):
+                # a capture fetched again follows its first (readers keep the last one)
                 stream.finish(self._extra.values())
                 return
             stream.abandon()  # a capture fetched again replaces its first: write it whole
