@@ -11,11 +11,18 @@ import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from recovery_plugin.http.batch import Readiness
     from recovery_plugin.http.fetch import Capture
+
+
+class Readiness(Protocol):
+    """What the file's head records of the readiness wait (``http.batch.Readiness``; not
+    imported here: the batch imports this module)."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
 
 __all__ = ["CaptureFileStream", "read_captures", "write_capture_file"]
 
