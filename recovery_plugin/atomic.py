@@ -13,7 +13,6 @@ import io
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -22,6 +21,7 @@ from recovery_plugin.procgroup import process_exists
 
 __all__ = [
     "NO_SPACE",
+    "create_temporary",
     "remove_stale_temporaries",
     "write_bytes_atomic",
     "write_failure",
@@ -49,11 +49,9 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
 
 def _write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent
-    )
+    fd, tmp_name = create_temporary(path)
     try:
-        # mkstemp makes the file 0600; keep the mode of the file being replaced, else 0644.
+        # The temporary is made 0600; keep the mode of the file being replaced, else 0644.
         try:
             mode = path.stat().st_mode & 0o777
         except FileNotFoundError:
@@ -70,6 +68,20 @@ def _write_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
         if isinstance(exc, OSError) and exc.filename is None:
             exc.filename = str(path)  # a failed write() names no file: say which one it was
         raise
+
+
+def create_temporary(path: Path) -> tuple[int, str]:
+    """A temporary ``.<name>.<pid>.<random>.tmp`` beside ``path`` (what a crash leaves behind is
+    removed by :func:`remove_stale_temporaries`), created 0600 and exclusively, as ``mkstemp``
+    does, without importing ``tempfile``, which start-up does not otherwise need."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        name = str(path.parent / f".{path.name}.{os.getpid()}.{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(name, flags, 0o600), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no unused temporary name beside {path}")
 
 
 def write_text_atomic(path: Path, text: str) -> None:

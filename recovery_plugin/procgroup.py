@@ -6,11 +6,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import subprocess
 
 __all__ = [
     "become_subreaper",
@@ -46,6 +48,8 @@ def stop_process_group(proc: subprocess.Popen[Any], grace_s: float) -> None:
     outlived the leader) must not survive. Returns once the leader is reaped.
     """
     signal_process_group(proc.pid, signal.SIGTERM)
+    import subprocess  # the caller has imported it already: it started the process
+
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(grace_s)
     signal_process_group(proc.pid, signal.SIGKILL)

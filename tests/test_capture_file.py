@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from recovery_plugin.http.batch import Readiness
-from recovery_plugin.http.capture_file import read_captures, write_capture_file
+from recovery_plugin.http.capture_file import CaptureFileStream, read_captures, write_capture_file
 from recovery_plugin.http.fetch import Capture
 
 KOREAN_ID = "2026-서울시장|여론조사/A"
@@ -60,3 +60,37 @@ def test_a_missing_corrupt_or_foreign_file_reads_as_no_captures(tmp_path: Path) 
     assert read_captures(corrupt) == []
     assert read_captures(foreign) == []
     assert read_captures(odd) == [{"name": "health"}]
+
+
+def test_a_streamed_file_is_written_as_captures_arrive_and_put_in_place_whole(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "api_capture.json"
+    path.write_text("old", encoding="utf-8")
+    readiness = Readiness(ready=True, url="http://127.0.0.1:1/health", deadline_s=5.0)
+    first, second = _capture("health", body={"status": "ok"}), _capture("m", KOREAN_ID, "본문")
+    stream = CaptureFileStream(path, "http://127.0.0.1:1")
+    stream.begin(readiness)
+    stream.add(first)
+    (temporary,) = tmp_path.glob(".api_capture.json.*.tmp")
+    stream._file.flush()
+    assert "health" in temporary.read_text(encoding="utf-8")  # on disk before the end
+    assert path.read_text(encoding="utf-8") == "old"  # readers see the old file meanwhile
+
+    stream.finish([second])
+
+    assert read_captures(path) == [first.to_dict(), second.to_dict()]
+    written = tmp_path / "whole.json"
+    write_capture_file(written, "http://127.0.0.1:1", [first, second], readiness)
+    assert path.read_text(encoding="utf-8") == written.read_text(encoding="utf-8")  # same format
+    assert not list(tmp_path.glob(".*"))
+    assert stream.keys == {("health", None), ("m", KOREAN_ID)}
+
+
+def test_an_abandoned_stream_leaves_nothing_behind(tmp_path: Path) -> None:
+    stream = CaptureFileStream(tmp_path / "api_capture.json", "http://127.0.0.1:1")
+    stream.add(_capture("health"))
+    stream.abandon()
+    stream.add(_capture("late"))  # a capture arriving after the session ended is dropped
+
+    assert list(tmp_path.iterdir()) == []

@@ -646,5 +646,9 @@ def test_tomllib_is_imported_only_when_a_file_must_be_parsed(tmp_path: Path) -> 
         return proc.stdout.strip()
 
     assert tomllib_loaded() == "False"
+    # a project's own pyproject.toml without our table is not parsed at all
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n', encoding="utf-8")
+    assert tomllib_loaded() == "False"
+    (tmp_path / "pyproject.toml").unlink()
     _write(tmp_path, "jobs = 2\n")
     assert tomllib_loaded() == "True"

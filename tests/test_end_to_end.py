@@ -205,11 +205,20 @@ def test_cli_start_up_does_not_import_heavy_modules(tmp_path: Path) -> None:
         "    except SystemExit as exc:\n"
         "        assert exc.code == 0, exc.code\n"
         "heavy = sorted(m for m in ('pytest', '_pytest', 'httpx', 'tenacity', 'recovery_plugin.sim.server',"
-        " 'recovery_plugin.plugin') if m in sys.modules)\n"
+        " 'recovery_plugin.plugin', 'tempfile', 'hashlib', 'tomllib', 'logging', 'socket', 'getpass',"
+        " 'subprocess') if m in sys.modules)\n"
         "print('HEAVY', heavy)\n"
     )
+    # -S with this interpreter's path: a .pth file of the machine (certifi's, say) may import
+    # tempfile or logging before the launcher runs and hide what the launcher itself imports.
+    boot = f"import sys; sys.path[:] = {sys.path!r}\n"
     proc = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-S", "-c", boot + probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY []" in proc.stdout

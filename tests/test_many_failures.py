@@ -4,10 +4,12 @@ the JUnit XML and a CI log (speed and memory are measured in benchmarks/, not he
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from recovery_plugin import RecoverySim, RunBundle
+from recovery_plugin.http.capture_file import read_captures
 
 FAILING = 5000
 
@@ -42,11 +44,25 @@ def test_five_thousand_failing_checks_complete_with_every_reason(
     assert all("404" in (t["message"] or "") for t in failed)
     assert verification["concurrency"]["strategy"] == "adaptive"
 
+    # The capture file was streamed as captures arrived (and each dropped from memory once
+    # judged): it still holds every capture, whole.
+    captures = read_captures(Path(result.report["run_dir"]) / "api_capture.json")
+    assert len(captures) == FAILING + 2
+    assert {c["matchup_id"] for c in captures if c["matchup_id"]} == set(ids)
+
     cases = ET.parse(junit).getroot().iter("testcase")
     failures = [case for case in cases if case.find("failure") is not None]
     assert len(failures) == FAILING
 
-    # A CI log (not a terminal) shows the capture moving, not one line per capture.
+    # A CI log (not a terminal) shows the checks moving, with how many failed so far, and not
+    # one line per check.
     counts = [line for line in result.output.splitlines() if line.startswith("[capture] ")]
-    assert any(line.endswith("(50%)") for line in counts), result.output[-2000:]
+    halfway = [
+        m
+        for line in counts
+        if (m := re.fullmatch(r"\[capture\] (\d+)/5002 \(50%\), (\d+) failed", line))
+    ]
+    assert halfway, result.output[-2000:]
+    done, failing = (int(n) for n in halfway[0].groups())
+    assert done - 2 <= failing <= done
     assert len(counts) < 30

@@ -51,3 +51,15 @@ def test_a_terminal_gets_no_count_lines() -> None:
     for _ in range(500):
         progress.advance("capture")
     assert "\n" not in stream.getvalue()
+
+
+def test_count_lines_say_how_many_failed_once_one_has() -> None:
+    stream = io.StringIO()
+    with Progress(stream, live=False) as progress:
+        progress.expect("capture", 100)
+        for n in range(100):
+            progress.advance("capture", failed=n >= 15)
+    lines = _count_lines(stream)
+    assert lines[0] == "[capture] 10/100 (10%)"  # nothing failed yet: no failed count
+    assert lines[1] == "[capture] 20/100 (20%), 5 failed"
+    assert lines[-1] == "[capture] 90/100 (90%), 75 failed"

@@ -31,11 +31,17 @@ def find_config_file(cwd: Path) -> Path | None:
     pyproject = cwd / "pyproject.toml"
     if not pyproject.is_file():
         return None
+    try:
+        text = pyproject.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if PYPROJECT_TABLE not in text:  # not ours: no need to import tomllib and parse it
+        return None
     import tomllib
 
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
         return None  # not ours to judge; only an explicit --config is validated strictly
     if isinstance(data.get("tool"), dict) and PYPROJECT_TABLE in data["tool"]:
         return pyproject

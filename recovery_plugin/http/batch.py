@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -24,6 +23,9 @@ from recovery_plugin.http.fetch import (
     make_client,
 )
 from recovery_plugin.redact import Redactor
+
+if TYPE_CHECKING:
+    from recovery_plugin.http.capture_file import CaptureFileStream
 
 __all__ = ["CaptureBatch", "Readiness", "wait_ready"]
 
@@ -44,7 +46,9 @@ class CaptureBatch:
     """A readiness wait, then one capture of every target, running in the background.
 
     Each capture can be read as soon as it has arrived, so the checks run while later requests
-    are still in flight; :meth:`wait` returns them all. One keep-alive client serves the batch.
+    are still in flight; :meth:`wait` returns them all. One keep-alive client serves the batch;
+    ``limit.cap`` worker threads take the targets in turn (no per-target future is kept). With
+    ``stream`` each capture is also written to the capture file as it arrives.
     """
 
     def __init__(
@@ -57,6 +61,7 @@ class CaptureBatch:
         readiness_path: str | None,
         cancel: threading.Event | None = None,
         on_done: Callable[[Capture], None] = lambda capture: None,
+        stream: CaptureFileStream | None = None,
     ) -> None:
         self.base_url = base_url
         self.spec = spec
@@ -64,9 +69,14 @@ class CaptureBatch:
         self.readiness_path = readiness_path
         self.cancel = cancel
         self.on_done = on_done
+        self.stream = stream
         self.readiness: Readiness | None = None
         self._targets = {t.key: t for t in targets}
-        self._futures: dict[CaptureKey, Future[Capture]] = {}
+        self._arrived: dict[CaptureKey, Capture] = {}
+        self._failed: dict[CaptureKey, BaseException] = {}
+        self._released: set[CaptureKey] = set()
+        self._changed = threading.Condition()
+        self._done = False
         self._error: BaseException | None = None
         self._submitted = threading.Event()
         self.limit = AdaptiveLimit(spec.concurrency)
@@ -89,17 +99,56 @@ class CaptureBatch:
                         cancel=self.cancel,
                         client=client,
                     )
-                one = fetch_each(client, self.base_url, self.spec, self.redactor, self.on_done)
-                limited = self._limited(one)
-                workers = self.limit.cap
-                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="capture") as pool:
-                    for key, target in self._targets.items():
-                        self._futures[key] = pool.submit(limited, target)
-                    self._submitted.set()
+                if self.stream is not None:
+                    self.stream.begin(self.readiness)
+                self._submitted.set()
+                one = self._limited(
+                    fetch_each(client, self.base_url, self.spec, self.redactor, self._arrive)
+                )
+                pending = iter(list(self._targets.values()))
+                take = threading.Lock()
+                workers = [
+                    threading.Thread(
+                        target=self._work, args=(one, pending, take), name=f"capture-{n}"
+                    )
+                    for n in range(max(1, min(self.limit.cap, len(self._targets))))
+                ]
+                for worker in workers:
+                    worker.start()
+                for worker in workers:
+                    worker.join()
         except BaseException as exc:  # handed to whoever reads the batch
             self._error = exc
         finally:
             self._submitted.set()
+            with self._changed:
+                self._done = True
+                self._changed.notify_all()
+
+    def _arrive(self, capture: Capture) -> None:
+        """Called once per capture, one at a time: the file first, then the caller's hook."""
+        if self.stream is not None:
+            self.stream.add(capture)
+        self.on_done(capture)
+
+    def _work(
+        self, one: Callable[[Target], Capture], pending: Iterator[Target], take: threading.Lock
+    ) -> None:
+        while True:
+            with take:
+                target = next(pending, None)
+            if target is None:
+                return
+            try:
+                capture = one(target)
+            except BaseException as exc:
+                with self._changed:
+                    self._failed[target.key] = exc
+                    self._changed.notify_all()
+                continue
+            with self._changed:
+                self._arrived[target.key] = capture
+                self._changed.notify_all()
 
     def _limited(self, one: Callable[[Target], Capture]) -> Callable[[Target], Capture]:
         limit = self.limit
@@ -120,21 +169,47 @@ class CaptureBatch:
 
     def get(self, target: Target) -> Capture | None:
         """The capture of ``target`` once it has arrived; None when the batch does not hold it."""
-        self._submitted.wait()
-        future = self._futures.get(target.key)
-        if future is None:
+        key = target.key
+        if key not in self._targets:
+            self._submitted.wait()
+            if self._error is not None and not self._arrived:
+                raise self._error
+            return None
+        with self._changed:
+            while key not in self._arrived and key not in self._failed and not self._done:
+                if key in self._released:
+                    return None
+                self._changed.wait()
+            capture = self._arrived.get(key)
+            failure = self._failed.get(key)
+        if failure is not None:
+            raise failure
+        if capture is None:
             if self._error is not None:
                 raise self._error
             return None
-        capture = future.result()
         return capture if capture.path == target.path else None
 
+    def release(self, target: Target) -> None:
+        """Forget ``target``'s capture once it has been judged and written to the capture file
+        (memory stays bounded with 100,000 checks); asked for again, it is fetched anew."""
+        with self._changed:
+            if self._arrived.pop(target.key, None) is not None:
+                self._released.add(target.key)
+
+    @property
+    def released(self) -> bool:
+        """Some capture was released: :meth:`wait` no longer holds every capture."""
+        return bool(self._released)
+
     def wait(self) -> dict[CaptureKey, Capture]:
-        """Every capture of the batch, once all have arrived."""
+        """Every capture of the batch (in the targets' order), once all have arrived."""
         self._thread.join()
-        if self._error is not None and not self._futures:
+        if self._error is not None and not self._arrived:
             raise self._error
-        return {key: future.result() for key, future in self._futures.items()}
+        for failure in self._failed.values():
+            raise failure
+        return {key: self._arrived[key] for key in self._targets if key in self._arrived}
 
 
 def wait_ready(

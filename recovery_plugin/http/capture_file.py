@@ -5,16 +5,26 @@ Only the standard library at import: the report views read capture files without
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from recovery_plugin.http.batch import Readiness
     from recovery_plugin.http.fetch import Capture
 
-__all__ = ["read_captures", "write_capture_file"]
+
+class Readiness(Protocol):
+    """What the file's head records of the readiness wait (``http.batch.Readiness``; not
+    imported here: the batch imports this module)."""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+__all__ = ["CaptureFileStream", "read_captures", "write_capture_file"]
 
 
 def write_capture_file(
@@ -23,12 +33,96 @@ def write_capture_file(
     """Write the capture file atomically: one capture per line (fast to write, easy to grep)."""
     from recovery_plugin.atomic import write_text_atomic
 
+    lines = [_line(c) for c in captures]
+    write_text_atomic(path, _head(api_base, readiness) + ",\n".join(lines) + _TAIL)
+
+
+_TAIL = "\n]}\n"
+
+
+def _head(api_base: str, readiness: Readiness | None) -> str:
     head = json.dumps(
         {"api_base": api_base, "readiness": readiness.to_dict() if readiness else None},
         ensure_ascii=False,
     )
-    lines = [json.dumps(c.to_dict(), ensure_ascii=False, default=str) for c in captures]
-    write_text_atomic(path, head[:-1] + ', "captures": [\n' + ",\n".join(lines) + "\n]}\n")
+    return head[:-1] + ', "captures": [\n'
+
+
+def _line(capture: Capture) -> str:
+    return json.dumps(capture.to_dict(), ensure_ascii=False, default=str)
+
+
+class CaptureFileStream:
+    """The capture file written as the captures arrive, in the format of
+    :func:`write_capture_file` (captures in the order they arrived): no capture's masked form is
+    held in memory until the end. The file is built in a temporary beside ``path`` and renamed
+    into place by :meth:`finish`, so a reader sees the old file or the whole new one."""
+
+    def __init__(self, path: Path, api_base: str) -> None:
+        from recovery_plugin.atomic import create_temporary
+
+        self.path = path
+        self._api_base = api_base
+        fd, self._tmp = create_temporary(path)
+        self._file = os.fdopen(fd, "w", encoding="utf-8")
+        self._lock = threading.Lock()
+        self._count = 0
+        self._begun = False
+        self.closed = False
+        self.keys: set[tuple[str, str | None]] = set()
+        """The (name, matchup id) of every capture written so far."""
+
+    def begin(self, readiness: Readiness | None) -> None:
+        """Write the head (once the readiness wait is over); captures follow."""
+        with self._lock:
+            if not self._begun:
+                self._file.write(_head(self._api_base, readiness))
+                self._begun = True
+
+    def add(self, capture: Capture) -> None:
+        """Append one capture (thread-safe)."""
+        line = _line(capture)
+        with self._lock:
+            if self.closed:
+                return
+            if not self._begun:
+                self._file.write(_head(self._api_base, None))
+                self._begun = True
+            self._file.write(line if not self._count else ",\n" + line)
+            self._count += 1
+            self.keys.add((capture.name, capture.matchup_id))
+
+    def finish(self, more: Iterable[Capture] = ()) -> None:
+        """Append ``more``, close the list and put the file in place (mode 0644, or the mode of
+        the file it replaces)."""
+        for capture in more:
+            self.add(capture)
+        self.begin(None)
+        with self._lock:
+            if self.closed:
+                raise ValueError(f"{self.path}: the capture file stream is closed")
+            self.closed = True
+            self._file.write(_TAIL)
+            self._file.flush()
+            try:
+                mode = self.path.stat().st_mode & 0o777
+            except FileNotFoundError:
+                mode = 0o644
+            os.fchmod(self._file.fileno(), mode)
+            os.fsync(self._file.fileno())
+            self._file.close()
+            Path(self._tmp).replace(self.path)
+
+    def abandon(self) -> None:
+        """Drop the temporary (the capture file is then written whole, the old way)."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            with contextlib.suppress(OSError):
+                self._file.close()
+            with contextlib.suppress(FileNotFoundError):
+                Path(self._tmp).unlink()
 
 
 def read_captures(path: Path) -> list[dict[str, Any]]:

@@ -20,113 +20,28 @@ fresh connection when its method is idempotent.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
-import io
-import select
-import socket
 import ssl
 import threading
-import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
+
+from recovery_plugin.http.wire import (
+    STALE_ERRORS,
+    Connection,
+    Deadline,
+    budget,
+    connect,
+    timeout_message,
+)
 
 __all__ = ["LeanTransport"]
 
 _READ_CHUNK = 64 * 1024
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
-_STALE_ERRORS = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 Origin = tuple[str, str, int]
-
-
-class _Deadline:
-    """Seconds left until a fixed point in time; ``None`` budget means no deadline."""
-
-    def __init__(self, budget: float | None) -> None:
-        self.at = None if budget is None else time.monotonic() + budget
-
-    def remaining(self) -> float | None:
-        if self.at is None:
-            return None
-        left = self.at - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("request deadline passed")
-        return left
-
-
-class _DeadlineReader(io.RawIOBase):
-    """The socket's raw reader, every read bounded by what is left of the request's deadline."""
-
-    def __init__(self, sock: socket.socket, connection: _Connection) -> None:
-        self._sock = sock
-        self._raw = sock.makefile("rb", buffering=0)
-        self._connection = connection
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int | None:
-        self._sock.settimeout(self._connection.deadline.remaining())
-        return self._raw.readinto(buffer)
-
-    def close(self) -> None:
-        self._raw.close()
-        super().close()
-
-
-class _DeadlineSocket:
-    """What ``HTTPResponse`` is given instead of the socket: it only calls ``makefile``."""
-
-    def __init__(self, sock: socket.socket, connection: _Connection) -> None:
-        self._sock = sock
-        self._connection = connection
-
-    def makefile(self, mode: str) -> io.BufferedReader:
-        return io.BufferedReader(_DeadlineReader(self._sock, self._connection))
-
-
-class _Connection(http.client.HTTPConnection):
-    """One keep-alive connection; its responses read under the current request's deadline."""
-
-    deadline = _Deadline(None)
-    reused = False
-
-    def __init__(self, host: str, port: int, ssl_context: ssl.SSLContext | None) -> None:
-        super().__init__(host, port)
-        self._ssl_context = ssl_context
-        connection = self
-
-        class Response(http.client.HTTPResponse):
-            def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
-                super().__init__(_DeadlineSocket(sock, connection), *args, **kwargs)  # type: ignore[arg-type]
-
-        self.response_class = Response
-
-    def connect(self) -> None:
-        super().connect()
-        if self._ssl_context is not None:
-            self.sock = self._ssl_context.wrap_socket(self.sock, server_hostname=self.host)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def arm_quickack(self) -> None:
-        if _QUICKACK is not None and self.sock is not None:
-            with contextlib.suppress(OSError):
-                self.sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
-
-    def is_stale(self) -> bool:
-        """Readable while idle means the server closed it (or sent what nobody asked for)."""
-        if self.sock is None:
-            return True
-        try:
-            poller = select.poll()
-            poller.register(self.sock, select.POLLIN)
-            return bool(poller.poll(0))
-        except (OSError, ValueError):
-            return True
 
 
 class _ResponseStream(httpx.SyncByteStream):
@@ -136,13 +51,13 @@ class _ResponseStream(httpx.SyncByteStream):
         self,
         transport: LeanTransport,
         origin: Origin,
-        connection: _Connection,
+        connection: Connection,
         response: http.client.HTTPResponse,
         request: httpx.Request,
     ) -> None:
         self._transport = transport
         self._origin = origin
-        self._connection: _Connection | None = connection
+        self._connection: Connection | None = connection
         self._response = response
         self._request = request
         self._cap = transport.max_body_bytes
@@ -157,7 +72,7 @@ class _ResponseStream(httpx.SyncByteStream):
             try:
                 chunk = self._response.read1(want)
             except TimeoutError as exc:
-                raise httpx.ReadTimeout(_timeout_message(exc), request=self._request) from exc
+                raise httpx.ReadTimeout(timeout_message(exc), request=self._request) from exc
             except http.client.IncompleteRead as exc:
                 raise httpx.RemoteProtocolError(
                     f"connection closed mid-body ({exc!r})", request=self._request
@@ -207,13 +122,13 @@ class LeanTransport(httpx.BaseTransport):
         self.max_body_bytes = max_body_bytes
         self.max_idle_per_origin = max_idle_per_origin
         self._ssl_context = ssl_context
-        self._idle: dict[Origin, list[_Connection]] = {}
+        self._idle: dict[Origin, list[Connection]] = {}
         self._lock = threading.Lock()
         self._closed = False
 
     # --- pool -------------------------------------------------------------------------------
 
-    def _acquire(self, origin: Origin) -> _Connection:
+    def _acquire(self, origin: Origin) -> Connection:
         with self._lock:
             idle = self._idle.get(origin, [])
             while idle:
@@ -224,14 +139,14 @@ class LeanTransport(httpx.BaseTransport):
                 connection.close()
         return self._open(origin)
 
-    def _open(self, origin: Origin) -> _Connection:
+    def _open(self, origin: Origin) -> Connection:
         scheme, host, port = origin
         context = None
         if scheme == "https":
             context = self._ssl_context or ssl.create_default_context()
-        return _Connection(host, port, context)
+        return Connection(host, port, context)
 
-    def _release(self, origin: Origin, connection: _Connection) -> None:
+    def _release(self, origin: Origin, connection: Connection) -> None:
         with self._lock:
             idle = self._idle.setdefault(origin, [])
             if not self._closed and len(idle) < self.max_idle_per_origin:
@@ -256,14 +171,14 @@ class LeanTransport(httpx.BaseTransport):
         port = request.url.port or (443 if scheme == "https" else 80)
         origin: Origin = (scheme, request.url.host, port)
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
-        deadline = _Deadline(_budget(timeouts))
+        deadline = Deadline(budget(timeouts))
         body = request.read()
         connection = self._acquire(origin)
         for attempt in (1, 2):
             try:
                 response = self._exchange(connection, request, body, deadline, timeouts)
                 break
-            except _STALE_ERRORS as exc:
+            except STALE_ERRORS as exc:
                 connection.close()
                 retry = attempt == 1 and connection.reused and request.method in _IDEMPOTENT
                 if not retry:
@@ -278,16 +193,16 @@ class LeanTransport(httpx.BaseTransport):
 
     def _exchange(
         self,
-        connection: _Connection,
+        connection: Connection,
         request: httpx.Request,
         body: bytes,
-        deadline: _Deadline,
+        deadline: Deadline,
         timeouts: dict[str, float | None],
     ) -> http.client.HTTPResponse:
         """Connect if needed, send, read the status line and headers; stale errors pass through."""
         connection.deadline = deadline
         if connection.sock is None:
-            _connect(connection, request, deadline, timeouts.get("connect"))
+            connect(connection, request, deadline, timeouts.get("connect"))
         assert connection.sock is not None
         try:
             connection.sock.settimeout(deadline.remaining())
@@ -301,18 +216,18 @@ class LeanTransport(httpx.BaseTransport):
                 connection.putheader(name, value)
             connection.endheaders(body or None)
             connection.arm_quickack()
-        except _STALE_ERRORS:
+        except STALE_ERRORS:
             raise
         except TimeoutError as exc:
-            raise httpx.WriteTimeout(_timeout_message(exc), request=request) from exc
+            raise httpx.WriteTimeout(timeout_message(exc), request=request) from exc
         except OSError as exc:
             raise httpx.WriteError(str(exc) or type(exc).__name__, request=request) from exc
         try:
             return connection.getresponse()
-        except _STALE_ERRORS:
+        except STALE_ERRORS:
             raise
         except TimeoutError as exc:
-            raise httpx.ReadTimeout(_timeout_message(exc), request=request) from exc
+            raise httpx.ReadTimeout(timeout_message(exc), request=request) from exc
         except http.client.HTTPException as exc:
             raise httpx.RemoteProtocolError(
                 f"invalid response ({type(exc).__name__}: {exc})", request=request
@@ -323,7 +238,7 @@ class LeanTransport(httpx.BaseTransport):
     def _to_httpx(
         self,
         origin: Origin,
-        connection: _Connection,
+        connection: Connection,
         response: http.client.HTTPResponse,
         request: httpx.Request,
     ) -> httpx.Response:
@@ -339,28 +254,6 @@ class LeanTransport(httpx.BaseTransport):
         )
 
 
-def _budget(timeouts: dict[str, float | None]) -> float | None:
-    """The whole request's budget: the largest of the connect, write and read timeouts."""
-    values = [timeouts.get(key) for key in ("connect", "write", "read")]
-    given = [value for value in values if value is not None]
-    return max(given) if given else None
-
-
-def _connect(
-    connection: _Connection, request: httpx.Request, deadline: _Deadline, limit: float | None
-) -> None:
-    try:
-        left = deadline.remaining()
-        connection.timeout = left if limit is None or left is None else min(limit, left)
-        connection.connect()
-    except TimeoutError as exc:
-        connection.close()
-        raise httpx.ConnectTimeout(_timeout_message(exc), request=request) from exc
-    except OSError as exc:
-        connection.close()
-        raise httpx.ConnectError(str(exc) or type(exc).__name__, request=request) from exc
-
-
 def _wire_headers(request: httpx.Request, body: bytes) -> list[tuple[bytes, bytes]]:
     """The request's headers; a streamed (chunked) body was read whole, so it gets a length."""
     headers = [(name, value) for name, value in request.headers.raw]
@@ -368,7 +261,3 @@ def _wire_headers(request: httpx.Request, body: bytes) -> list[tuple[bytes, byte
         headers = [(n, v) for n, v in headers if n.lower() != b"transfer-encoding"]
         headers.append((b"Content-Length", str(len(body)).encode("ascii")))
     return headers
-
-
-def _timeout_message(exc: BaseException) -> str:
-    return str(exc) or "timed out"

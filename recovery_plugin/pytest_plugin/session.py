@@ -32,6 +32,7 @@ from recovery_plugin.report.result import VerificationResult, summarise
 
 if TYPE_CHECKING:  # httpx is imported only once the plugin is enabled
     from recovery_plugin.http.batch import CaptureBatch, Readiness
+    from recovery_plugin.http.capture_file import CaptureFileStream
     from recovery_plugin.http.fetch import Capture, Target
 
 __all__ = ["SESSION", "SESSION_SPEC", "PytestReportHooks", "SessionSpec", "VerificationSession"]
@@ -52,8 +53,8 @@ class SessionSpec:
     capture_path: Path | None = None
     readiness_path: str | None = "/health"
     on_capture: Callable[[Capture], None] | None = None
-    on_check: Callable[[], None] | None = None
-    """Called once each check (or any test of the session) has finished."""
+    on_check: Callable[[bool], None] | None = None
+    """Called once each check (or any test of the session) has finished: True when it failed."""
     cancel: threading.Event = field(default_factory=threading.Event)
     prefetch: CaptureBatch | None = None
     """A capture batch the launcher started before the session, overlapping pytest's start-up."""
@@ -96,6 +97,8 @@ class VerificationSession:
         self._lock = threading.Lock()
         self._started = time.monotonic()
         self._outcome: tuple[dict[str, Any], int] | None = None
+        self._only_generated = False
+        self._failing: set[str] = set()  # the running test failed a phase (for ``on_check``)
         self.judge = CheckJudge(context, self.capture_for)
         self._protocol = CheapProtocol(MARKER)
 
@@ -129,6 +132,9 @@ class VerificationSession:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self._selected = [item.target for item in session.items if isinstance(item, EndpointCheck)]
+        # Only generated checks in the session: nobody reads a capture again once its check has
+        # judged it (users' check files iterate over every capture: then all are kept).
+        self._only_generated = all(isinstance(i, (EndpointCheck, SLOCheck)) for i in session.items)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(
@@ -137,12 +143,27 @@ class VerificationSession:
         """Our checks skip the setup and teardown phases they do not use (see ``protocol``)."""
         if isinstance(item, EndpointCheck) and self._protocol.applies(item):
             self._protocol.run(item)
+            self._release(item)
             return True
         return None
 
+    def _release(self, item: EndpointCheck) -> None:
+        """Drop ``item``'s capture from memory when the capture file already holds it."""
+        batch = self._batch
+        if not self._only_generated or batch is None or batch.stream is None:
+            return
+        if batch.stream.path == self.context.capture_path:
+            batch.release(item.target)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed and self.context.on_check is not None:
+            self._failing.add(report.nodeid)
+
     def pytest_runtest_logfinish(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         if self.context.on_check is not None:
-            self.context.on_check()
+            failed = nodeid in self._failing
+            self._failing.discard(nodeid)
+            self.context.on_check(failed)
 
     def batch(self) -> CaptureBatch:
         """The session's capture batch: the launcher's (started before the session), or one
@@ -162,9 +183,18 @@ class VerificationSession:
                         readiness_path=context.readiness_path,
                         cancel=context.cancel,
                         on_done=context.on_capture or (lambda capture: None),
+                        stream=self._capture_stream(),
                     ).start()
                 )
             return self._batch
+
+    def _capture_stream(self) -> CaptureFileStream | None:
+        from recovery_plugin.http.capture_file import CaptureFileStream
+
+        path = self.context.capture_path
+        if path is None:
+            return None
+        return CaptureFileStream(path, self.context.redactor.text(self.context.base_url))
 
     def capture_for(self, target: Target) -> Capture:
         """``target``'s capture: from the batch as soon as it arrives, else fetched on its own
@@ -202,7 +232,20 @@ class VerificationSession:
 
         if self.context.capture_path is None:
             return
-        captures = self.captures() if self._batch is not None else {}
+        batch = self._batch
+        stream = batch.stream if batch is not None else None
+        if batch is not None and stream is not None and stream.path == self.context.capture_path:
+            batch.wait()  # every capture has arrived, so every one is in the file already
+            self.readiness = batch.readiness
+            if batch.released or not (self._extra.keys() & stream.keys):
+                # a capture fetched again follows its first (readers keep the last one)
+                stream.finish(self._extra.values())
+                return
+            stream.abandon()  # a capture fetched again replaces its first: write it whole
+        prefetch = self.context.prefetch
+        if prefetch is not None and prefetch.stream is not None and prefetch is not batch:
+            prefetch.stream.abandon()
+        captures = self.captures() if batch is not None else {}
         write_capture_file(
             self.context.capture_path,
             self.context.redactor.text(self.context.base_url),

@@ -4,7 +4,8 @@ On a terminal, a status line at the bottom is redrawn in place (running steps wi
 time, reprocess n/N, capture n/N) while event lines scroll above it. Anywhere else (a CI log, a
 pipe), it is plain line-by-line output and nothing is redrawn; a long phase (capture n/N) adds a
 plain count line every 10% of the way or every 5 s, whichever comes first, so a CI log shows
-that a run of 100,000 checks is moving.
+that a run of 100,000 checks is moving: ``[capture] 2000/10002 (19%), 1998 failed`` (the failed
+count once there is one).
 
 A console that went away (``recovery-bundle run ... | head -1``) never stops a run: the first
 write failing with a broken pipe closes the console, later lines are dropped, and the stream's
@@ -37,7 +38,7 @@ class Progress:
         self._live = stream.isatty() if live is None else live
         self._lock = threading.Lock()
         self._running: dict[str, float] = {}
-        self._counts: dict[str, list[int]] = {}
+        self._counts: dict[str, list[int]] = {}  # phase -> [done, total, failed]
         self._plain_marks: dict[str, tuple[float, int]] = {}  # phase -> (time, count) last told
         self._status_width = 0
         self._stop = threading.Event()
@@ -61,19 +62,21 @@ class Progress:
     def expect(self, phase: str, total: int) -> None:
         """Announce ``total`` units of ``phase`` (e.g. ``capture``, ``reprocess``)."""
         with self._lock:
-            self._counts[phase] = [0, total]
+            self._counts[phase] = [0, total, 0]
             self._plain_marks[phase] = (time.monotonic(), 0)
 
-    def advance(self, phase: str) -> None:
+    def advance(self, phase: str, *, failed: bool = False) -> None:
+        """One more unit of ``phase`` done (``failed``: one that failed)."""
         with self._lock:
             counts = self._counts.get(phase)
             if counts is None:
                 return
             counts[0] += 1
+            counts[2] += failed
             if not self._live:
-                self._plain_count(phase, counts[0], counts[1])
+                self._plain_count(phase, counts[0], counts[1], counts[2])
 
-    def _plain_count(self, phase: str, done: int, total: int) -> None:
+    def _plain_count(self, phase: str, done: int, total: int, failed: int = 0) -> None:
         """A ``[phase] n/N`` line when 10% more are done or 5 s have passed since the last."""
         if not total or done >= total:
             return  # the phase's own result line follows
@@ -83,7 +86,8 @@ class Progress:
         by_count = total >= _PLAIN_MIN_TOTAL and done // step > told // step
         if by_count or now - told_at >= _PLAIN_EVERY_SECONDS:
             self._plain_marks[phase] = (now, done)
-            self._stream.write(f"[{phase}] {done}/{total} ({done * 100 // total}%)\n")
+            tail = f", {failed} failed" if failed else ""
+            self._stream.write(f"[{phase}] {done}/{total} ({done * 100 // total}%){tail}\n")
             self._stream.flush()
 
     # --- the live status line --------------------------------------------------------------
@@ -142,7 +146,9 @@ class Progress:
         if len(self._running) > 3:
             parts.append(f"+{len(self._running) - 3} running")
         parts += [
-            f"{phase} {done}/{total}" for phase, (done, total) in self._counts.items() if total
+            f"{phase} {done}/{total}" + (f" ({failed} failed)" if failed else "")
+            for phase, (done, total, failed) in self._counts.items()
+            if total
         ]
         return " | ".join(parts)
 

@@ -12,10 +12,8 @@ first write on.
 
 from __future__ import annotations
 
-import getpass
 import ipaddress
 import shlex
-import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -103,11 +101,13 @@ def confirm_run(
 
 
 def _confirmed(by: ConfirmedBy) -> Confirmation:
-    return Confirmation(by=by, user=_user(), host=socket.gethostname(), at=now_iso())
+    return Confirmation(by=by, user=_user(), host=_hostname(), at=now_iso())
 
 
 def _user() -> str:
     try:
+        import getpass  # only when a confirmation is recorded
+
         return getpass.getuser()
     except (KeyError, OSError):  # no login name and no passwd entry (some containers)
         return "unknown"
@@ -152,3 +152,9 @@ def _show_plan(context: RunContext, out: TextIO, expected: str) -> None:
     text = "\n".join(printable(line) for line in lines)
     out.write(text)
     out.flush()
+
+
+def _hostname() -> str:
+    import socket  # only when a confirmation is recorded
+
+    return socket.gethostname()

@@ -258,7 +258,7 @@ def _verify(
             return run_verification(
                 context,
                 cancel=interrupt.cancel,
-                on_capture=lambda _capture: progress.advance("capture"),
+                on_check=lambda failed: progress.advance("capture", failed=failed),
             )
     except OSError as exc:  # the capture file or the session's own files (a full disk)
         writer.note_failure(write_failure(exc.filename or context.run_dir, exc))

@@ -14,7 +14,6 @@ An export never raises and never changes the run's outcome: :func:`export_run` r
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -105,6 +104,8 @@ def export_run(
 @contextmanager
 def _sdk_messages() -> Iterator[list[str]]:
     """Collect the SDK's warnings instead of letting them reach the console as tracebacks."""
+    import logging  # only when a run is exported
+
     messages: list[str] = []
 
     class Collect(logging.Handler):

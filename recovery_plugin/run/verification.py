@@ -73,13 +73,14 @@ def run_verification(
     *,
     cancel: threading.Event,
     on_capture: Callable[[Capture], None] | None = None,
-    on_check: Callable[[], None] | None = None,
+    on_check: Callable[[bool], None] | None = None,
 ) -> VerificationResult:
     """Run the session and return its result (outcomes, readiness, the report hooks)."""
     import pytest
     from pytest_jsonreport.plugin import JSONReport
 
     from recovery_plugin.http.batch import CaptureBatch
+    from recovery_plugin.http.capture_file import CaptureFileStream
     from recovery_plugin.http.fetch import targets_for
     from recovery_plugin.pytest_plugin.session import SessionSpec
 
@@ -102,6 +103,9 @@ def run_verification(
         readiness_path="/health",
         cancel=cancel,
         on_done=on_capture or (lambda _capture: None),
+        stream=CaptureFileStream(
+            context.run_dir / CAPTURE_NAME, context.redactor.text(settings.api_base)
+        ),
     ).start()
     spec = SessionSpec(
         base_url=settings.api_base,
@@ -119,7 +123,12 @@ def run_verification(
     with log_path.open("w", encoding="utf-8") as log:
         stream = _RedactingStream(log, context.redactor, crash)
         with contextlib.redirect_stdout(stream), _without_env(*_CALLER_PYTEST_ENV):
-            exitstatus = int(pytest.main(_session_args(context, ini), plugins=[JSONReport(), spec]))
+            try:
+                args = _session_args(context, ini)
+                exitstatus = int(pytest.main(args, plugins=[JSONReport(), spec]))
+            finally:
+                if prefetch.stream is not None:
+                    prefetch.stream.abandon()  # unless the session put it in place
     session = spec.session
     outcome = session.result(exitstatus) if session is not None else None
     return dataclasses.replace(
