@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import subprocess
+    from collections.abc import Callable
 
 __all__ = [
     "become_subreaper",
     "find_descendants",
+    "group_exists",
     "process_exists",
     "signal_process_group",
     "stop_descendants",
@@ -26,8 +28,17 @@ __all__ = [
 
 def process_exists(pid: int) -> bool:
     """A process ``pid`` exists (perhaps another user's, perhaps a zombie)."""
+    return _answers_signal_zero(os.kill, pid)
+
+
+def group_exists(pgid: int) -> bool:
+    """A process of group ``pgid`` exists (perhaps another user's, perhaps a zombie)."""
+    return _answers_signal_zero(os.killpg, pgid)
+
+
+def _answers_signal_zero(send: Callable[[int, int], None], target: int) -> bool:
     try:
-        os.kill(pid, 0)
+        send(target, 0)
     except ProcessLookupError:
         return False
     except PermissionError:

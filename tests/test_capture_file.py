@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
+
+import pytest
 
 from recovery_plugin.http.batch import Readiness
 from recovery_plugin.http.capture_file import CaptureFileStream, read_captures, write_capture_file
@@ -94,3 +97,20 @@ def test_an_abandoned_stream_leaves_nothing_behind(tmp_path: Path) -> None:
     stream.add(_capture("late"))  # a capture arriving after the session ended is dropped
 
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_under_a_stream_is_raised_at_finish_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "api_capture.json"
+    stream = CaptureFileStream(path, "http://127.0.0.1:1")
+    stream._file.close()
+    stream._file = Path("/dev/full").open("w", encoding="utf-8", buffering=1)  # noqa: SIM115
+    stream.add(_capture("health", body={"status": "ok"}))  # a capture thread: never raises
+    stream.add(_capture("summary"))
+
+    with pytest.raises(OSError) as raised:
+        stream.finish()
+
+    assert raised.value.errno == errno.ENOSPC
+    assert raised.value.filename == str(path)
+    assert not path.exists()
+    assert not list(tmp_path.glob(".*.tmp"))  # the temporary is removed

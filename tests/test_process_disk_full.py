@@ -215,10 +215,12 @@ class _OS:
     def fdopen(self, fd, *args, **kwargs):
         if os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).startswith(".api_capture.json."):
             os.close(fd)
-            return open("/dev/full", "wb")
+            return open("/dev/full", *args, **kwargs)  # as asked: binary, or text
         return os.fdopen(fd, *args, **kwargs)
 
 atomic.os = _OS()
+import recovery_plugin.http.capture_file as capture_file  # the streamed capture file's temporary
+capture_file.os = _OS()
 from recovery_plugin.cli import main
 sys.argv[0] = "recovery-bundle"
 main()

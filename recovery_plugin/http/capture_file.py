@@ -69,6 +69,8 @@ class CaptureFileStream:
         self._count = 0
         self._begun = False
         self.closed = False
+        self.failure: OSError | None = None
+        """The first write that failed (a full disk), raised by :meth:`finish`."""
         self.keys: set[tuple[str, str | None]] = set()
         """The (name, matchup id) of every capture written so far."""
 
@@ -76,25 +78,35 @@ class CaptureFileStream:
         """Write the head (once the readiness wait is over); captures follow."""
         with self._lock:
             if not self._begun:
-                self._file.write(_head(self._api_base, readiness))
+                self._write(_head(self._api_base, readiness))
                 self._begun = True
 
     def add(self, capture: Capture) -> None:
-        """Append one capture (thread-safe)."""
+        """Append one capture (thread-safe). A failed write (a full disk) is kept, not raised
+        in the capture thread: :meth:`finish` raises it."""
         line = _line(capture)
         with self._lock:
             if self.closed:
                 return
             if not self._begun:
-                self._file.write(_head(self._api_base, None))
+                self._write(_head(self._api_base, None))
                 self._begun = True
-            self._file.write(line if not self._count else ",\n" + line)
+            self._write(line if not self._count else ",\n" + line)
             self._count += 1
             self.keys.add((capture.name, capture.matchup_id))
 
+    def _write(self, text: str) -> None:
+        if self.failure is not None:
+            return
+        try:
+            self._file.write(text)
+        except OSError as exc:
+            self.failure = exc
+
     def finish(self, more: Iterable[Capture] = ()) -> None:
         """Append ``more``, close the list and put the file in place (mode 0644, or the mode of
-        the file it replaces)."""
+        the file it replaces). Raises the first failed write as an ``OSError`` naming the file,
+        and leaves no temporary behind."""
         for capture in more:
             self.add(capture)
         self.begin(None)
@@ -102,16 +114,27 @@ class CaptureFileStream:
             if self.closed:
                 raise ValueError(f"{self.path}: the capture file stream is closed")
             self.closed = True
-            self._file.write(_TAIL)
-            self._file.flush()
             try:
-                mode = self.path.stat().st_mode & 0o777
-            except FileNotFoundError:
-                mode = 0o644
-            os.fchmod(self._file.fileno(), mode)
-            os.fsync(self._file.fileno())
-            self._file.close()
-            Path(self._tmp).replace(self.path)
+                if self.failure is not None:
+                    raise self.failure
+                self._file.write(_TAIL)
+                self._file.flush()
+                try:
+                    mode = self.path.stat().st_mode & 0o777
+                except FileNotFoundError:
+                    mode = 0o644
+                os.fchmod(self._file.fileno(), mode)
+                os.fsync(self._file.fileno())
+                self._file.close()
+                Path(self._tmp).replace(self.path)
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    self._file.close()
+                with contextlib.suppress(FileNotFoundError):
+                    Path(self._tmp).unlink()
+                if exc.filename is None:
+                    exc.filename = str(self.path)  # a failed write() names no file
+                raise
 
     def abandon(self) -> None:
         """Drop the temporary (the capture file is then written whole, the old way)."""

@@ -98,15 +98,7 @@ class SchemaContract:
 
 def load_schema_file(path: Path, where: str) -> SchemaContract:
     """Read and check the schema at ``path``; :class:`ConfigError` naming ``where`` otherwise."""
-    try:
-        raw = path.read_bytes()
-        schema = json.loads(raw)
-    except OSError as exc:
-        raise ConfigError(
-            f"{where}: cannot read JSON Schema {path}: {exc.strerror or exc}"
-        ) from None
-    except ValueError as exc:
-        raise ConfigError(f"{where}: {path} is not valid JSON: {exc}") from None
+    raw, schema = _read_json(path, where, f"JSON Schema {path}")
     import jsonschema
     import referencing
     import referencing.jsonschema
@@ -146,15 +138,19 @@ def _check_file_refs(schema: Any, path: Path, where: str, seen: set[Path] | None
         if target in seen:
             continue
         seen.add(target)
-        try:
-            contents = json.loads(target.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(
-                f"{where}: {path} refers to {ref!r}, which cannot be read: {exc.strerror or exc}"
-            ) from None
-        except ValueError as exc:
-            raise ConfigError(f"{where}: {path} refers to {ref!r}, not valid JSON: {exc}") from None
+        _, contents = _read_json(target, where, f"{ref!r} (a $ref of {path})")
         _check_file_refs(contents, target, where, seen)
+
+
+def _read_json(path: Path, where: str, what: str) -> tuple[bytes, Any]:
+    """The bytes and the JSON value of ``path``; ``what`` names it in the error."""
+    try:
+        raw = path.read_bytes()
+        return raw, json.loads(raw)
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read {what}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {what} is not valid JSON: {exc}") from None
 
 
 def _refs(value: Any) -> list[str]:

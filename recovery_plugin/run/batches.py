@@ -83,6 +83,8 @@ class Ceiling:
 
 @dataclass
 class _Batch:
+    """One batch of reprocess steps (the canary or a ``--batch-size`` slice) and its verdict."""
+
     index: int
     kind: str
     records: list[StepRecord]

@@ -27,7 +27,7 @@ from typing import Any
 
 from recovery_plugin.clock import now_iso
 from recovery_plugin.errors import ExitCode, RecoveryError
-from recovery_plugin.procgroup import process_exists
+from recovery_plugin.procgroup import group_exists, process_exists
 
 __all__ = ["LOCK_NAME", "OutputLock"]
 
@@ -300,12 +300,8 @@ def _process_alive(pid: int) -> bool:
 
 def _group_alive(pgid: int) -> bool:
     """A process of group ``pgid`` lives (zombies of a killed step do not count)."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
+    if not group_exists(pgid):
         return False
-    except PermissionError:
-        pass
     proc = Path("/proc")
     if not proc.is_dir():
         return True  # cannot tell a zombie from a live member: assume it lives
