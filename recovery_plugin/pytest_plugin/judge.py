@@ -64,9 +64,16 @@ class CheckRecord:
 
 
 class CheckJudge:
-    def __init__(self, spec: JudgedRun, capture_for: Callable[[Target], Capture]) -> None:
+    def __init__(
+        self,
+        spec: JudgedRun,
+        capture_for: Callable[[Target], Capture],
+        recaptured: Callable[[Target, Capture], None] | None = None,
+    ) -> None:
         self.spec = spec
         self._capture_for = capture_for
+        self._recaptured = recaptured
+        """Told a polled check's last capture: the capture file keeps it, not the first."""
         self._lock = threading.Lock()
         self._limiter = threading.Semaphore(max(1, spec.capture.concurrency))
         self._baseline: dict[tuple[str, str | None], dict[str, Any]] | None = None
@@ -188,8 +195,11 @@ class CheckJudge:
             )
             record.poll = result.to_dict()
             if result.last is not None:
+                first_capture = capture
                 capture, context, groups = result.last.capture
                 record.notes, record.contract = context.notes, context.contract
+                if capture is not first_capture and self._recaptured is not None:
+                    self._recaptured(item.target, capture)
             rest = list(result.last.reasons[1:]) if result.last is not None else []
             reasons = [] if result.passed else [result.reason, *rest]
             groups = {**groups, "poll": [] if result.passed else [result.reason]}

@@ -99,7 +99,7 @@ class VerificationSession:
         self._outcome: tuple[dict[str, Any], int] | None = None
         self._only_generated = False
         self._failing: set[str] = set()  # the running test failed a phase (for ``on_check``)
-        self.judge = CheckJudge(context, self.capture_for)
+        self.judge = CheckJudge(context, self.capture_for, self.recaptured)
         self._protocol = CheapProtocol(MARKER)
 
     @pytest.hookimpl(tryfirst=True)
@@ -219,6 +219,11 @@ class VerificationSession:
                     )
                 self._extra[target.key] = extra
             return extra
+
+    def recaptured(self, target: Target, capture: Capture) -> None:
+        """A polled check's last attempt: the capture file keeps it in place of the first."""
+        with self._lock:
+            self._extra[target.key] = capture
 
     def captures(self) -> dict[tuple[str, str | None], Capture]:
         """Every capture of the session, once all have arrived."""
