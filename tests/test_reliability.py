@@ -223,6 +223,33 @@ def test_sigint_during_verification_writes_an_interrupted_report(
     assert report["steps"][0]["status"] == "interrupted"
 
 
+def test_sigint_cancels_a_request_in_flight_instead_of_waiting_for_its_timeout(
+    recovery_sim: SimFactory, tmp_path: Path, assert_valid_report: ReportCheck
+) -> None:
+    sim = recovery_sim(
+        faults={"endpoints": {"summary": {"delay": 30.0}}},
+        capture={**FAST_CAPTURE, "timeout": 60.0},
+    )
+    sim.seed()
+    out = tmp_path / "runs"
+    args = ["verify", "--config", str(sim.config_path), "--output-dir", str(out)]
+    with Harness(tmp_path, *args, "--matchup-id", KOREAN_ID) as harness:
+        _wait_for(
+            "the verification session", lambda: bool(list(out.glob("*/verification/pytest.log")))
+        )
+        _wait_for("the health check", lambda: _access_log(sim).count("GET /health ") >= 2)
+        time.sleep(0.3)  # the summary request is sent with the health check: now held 30 s
+        started = time.monotonic()
+        harness.proc.send_signal(signal.SIGINT)
+        assert harness.wait() == 130, harness.output
+        assert time.monotonic() - started < 10  # not the 30 s answer, nor the 60 s timeout
+
+    report = _read_report(out)
+    assert_valid_report(report)
+    assert report["status"] == "interrupted"
+    assert report["steps"][0]["status"] == "interrupted"
+
+
 def _access_log(sim: SimulatedService) -> str:
     try:
         return sim.access_log_path.read_text(encoding="utf-8")

@@ -20,12 +20,14 @@ from recovery_plugin.http.fetch import (
     describe_error,
     error_kind,
     fetch_each,
+    lean_transport,
     make_client,
 )
 from recovery_plugin.redact import Redactor
 
 if TYPE_CHECKING:
     from recovery_plugin.http.capture_file import CaptureFileStream
+    from recovery_plugin.http.transport import LeanTransport
 
 __all__ = ["CaptureBatch", "Readiness", "wait_ready"]
 
@@ -89,7 +91,15 @@ class CaptureBatch:
 
     def _run(self) -> None:
         try:
-            with make_client(self.spec) as client:
+            transport = lean_transport(self.spec)
+            with make_client(self.spec, transport=transport) as client:
+                if self.cancel is not None:
+                    threading.Thread(
+                        target=self._abort_on_cancel,
+                        args=(self.cancel, transport),
+                        name="capture-cancel",
+                        daemon=True,
+                    ).start()
                 if self.readiness_path is not None and self._targets:
                     self.readiness = wait_ready(
                         self.base_url,
@@ -109,7 +119,10 @@ class CaptureBatch:
                 take = threading.Lock()
                 workers = [
                     threading.Thread(
-                        target=self._work, args=(one, pending, take), name=f"capture-{n}"
+                        target=self._work,
+                        args=(one, pending, take),
+                        name=f"capture-{n}",
+                        daemon=True,  # an interrupted run never waits for them at exit
                     )
                     for n in range(max(1, min(self.limit.cap, len(self._targets))))
                 ]
@@ -125,6 +138,13 @@ class CaptureBatch:
                 self._done = True
                 self._changed.notify_all()
 
+    def _abort_on_cancel(self, cancel: threading.Event, transport: LeanTransport) -> None:
+        """On an interrupt, cancel the requests in flight rather than wait for their answers."""
+        while not self._done:
+            if cancel.wait(0.1):
+                transport.abort()
+                return
+
     def _arrive(self, capture: Capture) -> None:
         """Called once per capture, one at a time: the file first, then the caller's hook."""
         if self.stream is not None:
@@ -134,7 +154,7 @@ class CaptureBatch:
     def _work(
         self, one: Callable[[Target], Capture], pending: Iterator[Target], take: threading.Lock
     ) -> None:
-        while True:
+        while self.cancel is None or not self.cancel.is_set():
             with take:
                 target = next(pending, None)
             if target is None:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from http.client import RemoteDisconnected
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -24,6 +24,9 @@ from recovery_plugin.config import CaptureSpec, EndpointSpec
 from recovery_plugin.http.bounded_body import read_capped
 from recovery_plugin.ids import path_segment
 from recovery_plugin.redact import Redactor
+
+if TYPE_CHECKING:
+    from recovery_plugin.http.transport import LeanTransport
 
 __all__ = [
     "Capture",
@@ -110,19 +113,26 @@ class Capture:
 _WRITTEN = tuple(f.name for f in fields(Capture) if f.name not in ("redactor", "body_text"))
 
 
-def make_client(spec: CaptureSpec, *, timeout: float | None = None) -> httpx.Client:
+def make_client(
+    spec: CaptureSpec, *, timeout: float | None = None, transport: LeanTransport | None = None
+) -> httpx.Client:
     """An httpx client over our lean keep-alive transport: one whole-request deadline per
-    request (a dripping server cannot hold it), the body capped, no Nagle stall."""
-    from recovery_plugin.http.transport import LeanTransport
-
+    request (a dripping server cannot hold it), the body capped, no Nagle stall. Give the
+    ``transport`` (:func:`lean_transport`) to keep a handle that can abort its requests."""
     return httpx.Client(
         timeout=httpx.Timeout(timeout if timeout is not None else spec.timeout),
         follow_redirects=True,
         max_redirects=spec.max_redirects,
-        transport=LeanTransport(
-            max_body_bytes=spec.max_body_bytes, max_idle_per_origin=max(1, spec.concurrency)
-        ),
+        transport=transport if transport is not None else lean_transport(spec),
         headers={"Accept": "application/json", "User-Agent": "recovery-bundle"},
+    )
+
+
+def lean_transport(spec: CaptureSpec) -> LeanTransport:
+    from recovery_plugin.http.transport import LeanTransport
+
+    return LeanTransport(
+        max_body_bytes=spec.max_body_bytes, max_idle_per_origin=max(1, spec.concurrency)
     )
 
 

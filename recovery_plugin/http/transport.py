@@ -23,6 +23,7 @@ from __future__ import annotations
 import http.client
 import ssl
 import threading
+import weakref
 from collections.abc import Iterator
 
 import httpx
@@ -123,8 +124,10 @@ class LeanTransport(httpx.BaseTransport):
         self.max_idle_per_origin = max_idle_per_origin
         self._ssl_context = ssl_context
         self._idle: dict[Origin, list[Connection]] = {}
+        self._busy: weakref.WeakSet[Connection] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._closed = False
+        self._aborted = False
 
     # --- pool -------------------------------------------------------------------------------
 
@@ -135,6 +138,7 @@ class LeanTransport(httpx.BaseTransport):
                 connection = idle.pop()
                 if not connection.is_stale():
                     connection.reused = True
+                    self._busy.add(connection)
                     return connection
                 connection.close()
         return self._open(origin)
@@ -144,15 +148,28 @@ class LeanTransport(httpx.BaseTransport):
         context = None
         if scheme == "https":
             context = self._ssl_context or ssl.create_default_context()
-        return Connection(host, port, context)
+        connection = Connection(host, port, context)
+        with self._lock:
+            self._busy.add(connection)
+        return connection
 
     def _release(self, origin: Origin, connection: Connection) -> None:
         with self._lock:
+            self._busy.discard(connection)
             idle = self._idle.setdefault(origin, [])
             if not self._closed and len(idle) < self.max_idle_per_origin:
                 idle.append(connection)
                 return
         connection.close()
+
+    def abort(self) -> None:
+        """Cancel every request in flight now (from any thread) and refuse new ones: a run
+        interrupted mid-capture does not wait for the servers' answers or their timeouts."""
+        with self._lock:
+            self._aborted = True
+            busy = list(self._busy)
+        for connection in busy:
+            connection.abort()
 
     def close(self) -> None:
         with self._lock:
@@ -168,6 +185,8 @@ class LeanTransport(httpx.BaseTransport):
         scheme = request.url.scheme
         if scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}", request=request)
+        if self._aborted:
+            raise httpx.ConnectError("cancelled: the run was interrupted", request=request)
         port = request.url.port or (443 if scheme == "https" else 80)
         origin: Origin = (scheme, request.url.host, port)
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})

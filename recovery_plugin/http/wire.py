@@ -94,6 +94,13 @@ class Connection(http.client.HTTPConnection):
             self.sock = self._ssl_context.wrap_socket(self.sock, server_hostname=self.host)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def abort(self) -> None:
+        """End the request in flight from another thread: its reads and writes fail at once."""
+        sock = self.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
     def arm_quickack(self) -> None:
         if _QUICKACK is not None and self.sock is not None:
             with contextlib.suppress(OSError):
