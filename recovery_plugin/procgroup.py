@@ -65,6 +65,7 @@ def stop_process_group(proc: subprocess.Popen[Any], grace_s: float) -> None:
         proc.wait(grace_s)
     signal_process_group(proc.pid, signal.SIGKILL)
     proc.wait()
+    _wait_members_gone(proc.pid, max(grace_s, 1.0))
 
 
 # --- descendants that left the group ---------------------------------------------------------
@@ -136,6 +137,25 @@ def stop_descendants(pids: list[int], grace_s: float) -> tuple[list[int], list[i
     _wait_all_gone(pids, max(grace_s, 1.0))
     stopped = [pid for pid in pids if _gone(pid)]
     return stopped, [pid for pid in pids if pid not in stopped]
+
+
+def _wait_members_gone(pgid: int, seconds: float) -> None:
+    """Wait until no live member of group ``pgid`` is left: a SIGKILLed process may take a
+    moment to die on a loaded machine, and must not then be taken for one left behind."""
+    deadline = time.monotonic() + seconds
+    while _live_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _live_members(pgid: int) -> bool:
+    if not _PROC.is_dir():
+        return False
+    for entry in _PROC.iterdir():
+        if entry.name.isdigit():
+            stat = _stat_fields(int(entry.name))
+            if stat is not None and stat[2] == pgid and not _gone(int(entry.name)):
+                return True
+    return False
 
 
 def _signal(pid: int, sig: signal.Signals) -> None:

@@ -17,6 +17,7 @@ import pytest
 
 from recovery_plugin.http.fetch import Target, fetch
 from recovery_plugin.http.transport import LeanTransport
+from recovery_plugin.http.wire import Connection
 from recovery_plugin.redact import Redactor
 
 BODY = json.dumps({"status": "ok", "matchup_id": "20260603|서울"}, ensure_ascii=False).encode()
@@ -419,3 +420,78 @@ def test_closing_the_client_closes_its_idle_connections(serve: Callable[..., Ser
         assert not server.closed.acquire(timeout=0.2)  # still open: kept alive between requests
     assert server.closed.acquire(timeout=5.0)  # the server saw the close
     assert len(server.connections) == 1
+
+
+# --- abort (an interrupted run) ------------------------------------------------------------------
+
+
+class HoldsSecondRequest(Handler):
+    """Answers the first request on a connection; holds any later one until the test ends."""
+
+    release = threading.Event()
+
+    def do_GET(self) -> None:
+        if self.record() >= 2:
+            self.release.wait(10)
+            self.close_connection = True
+            return
+        self.send(200, BODY)
+
+
+def test_abort_cancels_a_request_in_flight_on_a_reused_connection_without_retrying(
+    serve: Callable[..., Server],
+) -> None:
+    server = serve(HoldsSecondRequest)
+    transport = LeanTransport()
+    errors: list[BaseException] = []
+    try:
+        with httpx.Client(transport=transport, timeout=30.0) as http:
+            http.get(server.url + "/a")
+
+            def held() -> None:
+                try:
+                    http.get(server.url + "/b")
+                except httpx.HTTPError as exc:
+                    errors.append(exc)
+
+            worker = threading.Thread(target=held)
+            worker.start()
+            deadline = time.monotonic() + 5
+            while len(server.requests) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            started = time.monotonic()
+            transport.abort()
+            worker.join(5)
+            assert not worker.is_alive()
+            assert time.monotonic() - started < 2
+    finally:
+        HoldsSecondRequest.release.set()
+    assert [type(exc) for exc in errors] == [httpx.ConnectError]
+    assert "interrupted" in str(errors[0])
+    assert [path for _, _, path in server.requests] == ["/a", "/b"]  # the reused one: no retry
+    assert len(server.connections) == 1
+
+
+def test_after_abort_a_new_request_is_refused_without_connecting(
+    serve: Callable[..., Server],
+) -> None:
+    server = serve()
+    transport = LeanTransport()
+    transport.abort()
+    with (
+        httpx.Client(transport=transport) as http,
+        pytest.raises(httpx.ConnectError, match="interrupted"),
+    ):
+        http.get(server.url + "/health")
+    assert server.connections == []
+
+
+def test_a_connection_aborted_while_it_was_being_made_is_refused_once_made(
+    serve: Callable[..., Server],
+) -> None:
+    server = serve()
+    connection = Connection("127.0.0.1", server.server_address[1], None)
+    connection.abort()  # before ``sock`` exists: the moment a plain socket shutdown misses
+    with pytest.raises(ConnectionAbortedError, match="interrupted"):
+        connection.connect()
+    connection.close()

@@ -131,8 +131,9 @@ class LeanTransport(httpx.BaseTransport):
 
     # --- pool -------------------------------------------------------------------------------
 
-    def _acquire(self, origin: Origin) -> Connection:
+    def _acquire(self, origin: Origin, request: httpx.Request) -> Connection:
         with self._lock:
+            self._refuse_if_aborted(request)
             idle = self._idle.get(origin, [])
             while idle:
                 connection = idle.pop()
@@ -141,17 +142,22 @@ class LeanTransport(httpx.BaseTransport):
                     self._busy.add(connection)
                     return connection
                 connection.close()
-        return self._open(origin)
+        return self._open(origin, request)
 
-    def _open(self, origin: Origin) -> Connection:
+    def _open(self, origin: Origin, request: httpx.Request) -> Connection:
         scheme, host, port = origin
         context = None
         if scheme == "https":
             context = self._ssl_context or ssl.create_default_context()
         connection = Connection(host, port, context)
-        with self._lock:
+        with self._lock:  # under the lock: either abort() sees it busy, or it sees the abort
+            self._refuse_if_aborted(request)
             self._busy.add(connection)
         return connection
+
+    def _refuse_if_aborted(self, request: httpx.Request) -> None:
+        if self._aborted:
+            raise httpx.ConnectError("cancelled: the run was interrupted", request=request)
 
     def _release(self, origin: Origin, connection: Connection) -> None:
         with self._lock:
@@ -185,14 +191,12 @@ class LeanTransport(httpx.BaseTransport):
         scheme = request.url.scheme
         if scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}", request=request)
-        if self._aborted:
-            raise httpx.ConnectError("cancelled: the run was interrupted", request=request)
         port = request.url.port or (443 if scheme == "https" else 80)
         origin: Origin = (scheme, request.url.host, port)
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
         deadline = Deadline(budget(timeouts))
         body = request.read()
-        connection = self._acquire(origin)
+        connection = self._acquire(origin, request)
         for attempt in (1, 2):
             try:
                 response = self._exchange(connection, request, body, deadline, timeouts)
@@ -200,11 +204,12 @@ class LeanTransport(httpx.BaseTransport):
             except STALE_ERRORS as exc:
                 connection.close()
                 retry = attempt == 1 and connection.reused and request.method in _IDEMPOTENT
+                self._refuse_if_aborted(request)  # its socket was shut by abort(): no retry
                 if not retry:
                     raise httpx.RemoteProtocolError(
                         "server closed the connection without a response", request=request
                     ) from exc
-                connection = self._open(origin)
+                connection = self._open(origin, request)
             except BaseException:
                 connection.close()
                 raise

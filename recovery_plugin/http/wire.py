@@ -13,6 +13,7 @@ import io
 import select
 import socket
 import ssl
+import threading
 import time
 from typing import Any
 
@@ -80,6 +81,8 @@ class Connection(http.client.HTTPConnection):
     def __init__(self, host: str, port: int, ssl_context: ssl.SSLContext | None) -> None:
         super().__init__(host, port)
         self._ssl_context = ssl_context
+        self._abort_lock = threading.Lock()
+        self.aborted = False
         connection = self
 
         class Response(http.client.HTTPResponse):
@@ -90,13 +93,19 @@ class Connection(http.client.HTTPConnection):
 
     def connect(self) -> None:
         super().connect()
+        with self._abort_lock:  # an abort while connecting, before ``sock`` was set, counts
+            if self.aborted:
+                raise ConnectionAbortedError("cancelled: the run was interrupted")
         if self._ssl_context is not None:
             self.sock = self._ssl_context.wrap_socket(self.sock, server_hostname=self.host)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def abort(self) -> None:
-        """End the request in flight from another thread: its reads and writes fail at once."""
-        sock = self.sock
+        """End the request in flight from another thread: its reads and writes fail at once,
+        and a connection still being made is refused once made."""
+        with self._abort_lock:
+            self.aborted = True
+            sock = self.sock
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
