@@ -123,7 +123,13 @@ def load_schema_file(path: Path, where: str) -> SchemaContract:
     )
     empty: referencing.Registry[Any] = referencing.Registry(retrieve=retrieve)  # type: ignore[call-arg]
     registry = empty.with_resource(base, resource)
-    validator = cls({"$ref": base}, registry=registry)
+    from recovery_plugin.http.fast_schema import FastPathValidator, compile_validity, draft_of
+
+    draft = draft_of(cls)
+    validator = FastPathValidator(
+        cls({"$ref": base}, registry=registry),
+        compile_validity(schema, "", draft) if draft is not None else None,
+    )
     return SchemaContract(path, hashlib.sha256(raw).hexdigest(), validator)
 
 

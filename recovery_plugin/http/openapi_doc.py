@@ -131,7 +131,14 @@ class OpenAPIDocument:
             registry: referencing.Registry[Any] = referencing.Registry().with_resource(
                 _DOC_URI, spec.create_resource(self.document)
             )
-            validator = cls({"$ref": f"{_DOC_URI}#{pointer}"}, registry=registry)
+            from recovery_plugin.http.fast_schema import FastPathValidator, compile_validity
+
+            validator = FastPathValidator(
+                cls({"$ref": f"{_DOC_URI}#{pointer}"}, registry=registry),
+                compile_validity(
+                    self.document, pointer, "draft4" if self.is_30 else "draft2020-12"
+                ),
+            )
             self._validators[pointer] = validator
             return validator
 
