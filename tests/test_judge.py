@@ -54,8 +54,8 @@ def test_the_before_capture_is_the_baseline_and_the_sign_of_a_reprocess(tmp_path
     _capture_file(tmp_path / BEFORE_CAPTURE_NAME, {"as_of": "before"})
     judge = _judge(capture_path=tmp_path / CAPTURE_NAME)
     assert (judge.baseline(TARGET) or {})["body"] == {"as_of": "before"}
-    assert judge._reprocessed_here()
-    assert not _judge(capture_path=tmp_path / "elsewhere" / CAPTURE_NAME)._reprocessed_here()
+    assert judge._reprocessed_here
+    assert not _judge(capture_path=tmp_path / "elsewhere" / CAPTURE_NAME)._reprocessed_here
 
 
 def test_effect_reasons_against_a_baseline() -> None:

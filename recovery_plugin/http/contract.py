@@ -127,7 +127,7 @@ def load_schema_file(path: Path, where: str) -> SchemaContract:
 
     draft = draft_of(cls)
     validator = FastPathValidator(
-        cls({"$ref": base}, registry=registry),
+        lambda: cls({"$ref": base}, registry=registry),
         compile_validity(schema, "", draft) if draft is not None else None,
     )
     return SchemaContract(path, hashlib.sha256(raw).hexdigest(), validator)

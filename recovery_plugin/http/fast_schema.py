@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 from urllib.parse import unquote
@@ -63,11 +64,21 @@ def draft_of(validator_class: type[Any]) -> Draft | None:
 
 
 class FastPathValidator:
-    """A jsonschema validator that asks the predicate first: a valid body costs no walk."""
+    """A jsonschema validator that asks the predicate first: a valid body costs no walk, and
+    jsonschema is not even imported until a body needs its reasons."""
 
-    def __init__(self, validator: Any, valid: Predicate | None) -> None:
-        self.validator = validator
+    def __init__(self, make_validator: Callable[[], Any], valid: Predicate | None) -> None:
+        self._make_validator = make_validator
+        self._validator: Any = None
+        self._lock = threading.Lock()
         self.valid = valid
+
+    @property
+    def validator(self) -> Any:
+        with self._lock:
+            if self._validator is None:
+                self._validator = self._make_validator()
+            return self._validator
 
     def iter_errors(self, instance: Any) -> Iterator[Any]:
         if self.valid is not None:

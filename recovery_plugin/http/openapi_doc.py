@@ -116,31 +116,30 @@ class OpenAPIDocument:
         return f"{base}/content/{_escape(media)}/schema", f"{label} {key}"
 
     def validator(self, pointer: str) -> Any:
+        from recovery_plugin.http.fast_schema import Draft, FastPathValidator, compile_validity
+
         with self._lock:
             cached = self._validators.get(pointer)
-            if cached is not None:
-                return cached
-            import jsonschema
-            import referencing
-            import referencing.jsonschema
+            if cached is None:
+                draft: Draft = "draft4" if self.is_30 else "draft2020-12"
+                cached = FastPathValidator(
+                    lambda: self._jsonschema_validator(pointer),
+                    compile_validity(self.document, pointer, draft),
+                )
+                self._validators[pointer] = cached
+            return cached
 
-            spec = (
-                referencing.jsonschema.DRAFT4 if self.is_30 else referencing.jsonschema.DRAFT202012
-            )
-            cls = jsonschema.Draft4Validator if self.is_30 else jsonschema.Draft202012Validator
-            registry: referencing.Registry[Any] = referencing.Registry().with_resource(
-                _DOC_URI, spec.create_resource(self.document)
-            )
-            from recovery_plugin.http.fast_schema import FastPathValidator, compile_validity
+    def _jsonschema_validator(self, pointer: str) -> Any:
+        import jsonschema
+        import referencing
+        import referencing.jsonschema
 
-            validator = FastPathValidator(
-                cls({"$ref": f"{_DOC_URI}#{pointer}"}, registry=registry),
-                compile_validity(
-                    self.document, pointer, "draft4" if self.is_30 else "draft2020-12"
-                ),
-            )
-            self._validators[pointer] = validator
-            return validator
+        spec = referencing.jsonschema.DRAFT4 if self.is_30 else referencing.jsonschema.DRAFT202012
+        cls = jsonschema.Draft4Validator if self.is_30 else jsonschema.Draft202012Validator
+        registry: referencing.Registry[Any] = referencing.Registry().with_resource(
+            _DOC_URI, spec.create_resource(self.document)
+        )
+        return cls({"$ref": f"{_DOC_URI}#{pointer}"}, registry=registry)
 
 
 def _escape(token: str) -> str:
@@ -201,10 +200,8 @@ def load_openapi(
         import httpx
 
         try:
-            if client is not None:
-                response = client.get(source, timeout=timeout)
-            else:
-                response = httpx.get(source, timeout=timeout, follow_redirects=True)
+            fetch = client.get if client is not None else _fetch
+            response = fetch(source, timeout=timeout)
         except httpx.HTTPError as exc:
             return OpenAPILoad(
                 shown,
@@ -239,3 +236,14 @@ def load_openapi(
             shown, problem=f"the OpenAPI document {shown} is unusable: {exc}", sha256=digest
         )
     return OpenAPILoad(shown, document=document, sha256=digest)
+
+
+def _fetch(source: str, *, timeout: float) -> Any:
+    """GET the document over the capture's lean transport (no httpcore import, body capped)."""
+    import httpx
+
+    from recovery_plugin.http.transport import LeanTransport
+
+    transport = LeanTransport(max_body_bytes=MAX_DOCUMENT_BYTES + 1)
+    with httpx.Client(transport=transport, timeout=timeout, follow_redirects=True) as client:
+        return client.get(source)

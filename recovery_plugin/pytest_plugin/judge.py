@@ -8,6 +8,7 @@ capture concurrency, stops polling when the run is cancelled, and keeps per-chec
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,6 +93,7 @@ class CheckJudge:
             return before if before.is_file() else None
         return None
 
+    @functools.cached_property
     def _reprocessed_here(self) -> bool:
         """An ``apply`` run reprocessed its matchup ids (its before-capture is the sign)."""
         if self.spec.reprocessed is not None:
@@ -153,7 +155,7 @@ class CheckJudge:
         spec = item.spec
         return CheckContext(
             expectations=expectations_of(spec),
-            reprocessed=item.matchup_id is not None and self._reprocessed_here(),
+            reprocessed=item.matchup_id is not None and self._reprocessed_here,
             baseline=self.baseline(item.target),
             openapi=self.openapi(spec.openapi) if spec.openapi and capture.status else None,
             openapi_best_effort=spec.openapi == DEFAULT_OPENAPI,

@@ -28,6 +28,7 @@ __all__ = ["run_verification", "session_log_path"]
 _INTERNAL_ERROR = "INTERNALERROR>"
 # The caller's own pytest settings must not reshape the generated session (``-k``, ``--lf``, ...).
 _CALLER_PYTEST_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
+_FLUSH_INTERVAL_S = 0.5
 
 
 def session_log_path(run_dir: Path) -> Path:
@@ -50,6 +51,7 @@ class _RedactingStream:
         self._target = target
         self._redactor = redactor
         self._crash = crash  # receives the last line of a pytest INTERNALERROR (the exception)
+        self._flushed_at = 0.0
         self.encoding = "utf-8"
 
     def write(self, text: str) -> int:
@@ -62,7 +64,12 @@ class _RedactingStream:
         return len(text)
 
     def flush(self) -> None:
-        self._target.flush()
+        # pytest flushes after every test; a write to disk each time cost ~0.4 ms a check.
+        # At most twice a second keeps the log current for whoever tails it.
+        now = time.monotonic()
+        if now - self._flushed_at >= _FLUSH_INTERVAL_S:
+            self._flushed_at = now
+            self._target.flush()
 
     def isatty(self) -> bool:
         return False
@@ -77,8 +84,10 @@ def run_verification(
 ) -> VerificationResult:
     """Run the session and return its result (outcomes, readiness, the report hooks)."""
     import pytest
+    import pytest_jsonreport.plugin as json_report_plugin
     from pytest_jsonreport.plugin import JSONReport
 
+    import recovery_plugin.plugin as recovery_plugin_module
     from recovery_plugin.http.batch import CaptureBatch
     from recovery_plugin.http.capture_file import CaptureFileStream
     from recovery_plugin.http.fetch import targets_for
@@ -125,7 +134,10 @@ def run_verification(
         with contextlib.redirect_stdout(stream), _without_env(*_CALLER_PYTEST_ENV):
             try:
                 args = _session_args(context, ini)
-                exitstatus = int(pytest.main(args, plugins=[JSONReport(), spec]))
+                # The plugin modules go in as objects: a ``-p name`` makes pytest scan every
+                # installed distribution's entry points for that name first (~30 ms each).
+                plugins = [recovery_plugin_module, json_report_plugin, JSONReport(), spec]
+                exitstatus = int(pytest.main(args, plugins=plugins))
             finally:
                 if prefetch.stream is not None:
                     prefetch.stream.abandon()  # unless the session put it in place
@@ -157,13 +169,10 @@ def _session_args(context: RunContext, ini: Path) -> list[str]:
         "--import-mode=importlib",
         "-p",
         "no:cacheprovider",
-        # Only the plugins the session needs: whatever else is installed (hypothesis, benchmark
-        # plugins, ...) would cost start-up time and may write files; a runbook can add more.
+        # Only the plugins the session needs (given to pytest.main as modules): whatever else is
+        # installed (hypothesis, benchmark plugins, ...) would cost start-up time and may write
+        # files; a runbook can add more.
         "--disable-plugin-autoload",
-        "-p",
-        "recovery_plugin.plugin",
-        "-p",
-        "pytest_jsonreport.plugin",
         "-p",
         "no:unraisableexception",  # its clean-up runs gc.collect() five times (~0.2 s with 1,000 checks)
         "-p",
