@@ -12,10 +12,10 @@ import httpx
 
 from recovery_plugin.clock import interruptible_sleep, now_iso
 from recovery_plugin.config import CaptureSpec
+from recovery_plugin.http.arrivals import Arrivals
 from recovery_plugin.http.concurrency import AdaptiveLimit
 from recovery_plugin.http.fetch import (
     Capture,
-    CaptureKey,
     Target,
     describe_error,
     error_kind,
@@ -44,7 +44,7 @@ class Readiness:
         return asdict(self)
 
 
-class CaptureBatch:
+class CaptureBatch(Arrivals):
     """A readiness wait, then one capture of every target, running in the background.
 
     Each capture can be read as soon as it has arrived, so the checks run while later requests
@@ -65,22 +65,12 @@ class CaptureBatch:
         on_done: Callable[[Capture], None] = lambda capture: None,
         stream: CaptureFileStream | None = None,
     ) -> None:
+        super().__init__(targets, on_done=on_done, stream=stream)
         self.base_url = base_url
         self.spec = spec
         self.redactor = redactor
         self.readiness_path = readiness_path
         self.cancel = cancel
-        self.on_done = on_done
-        self.stream = stream
-        self.readiness: Readiness | None = None
-        self._targets = {t.key: t for t in targets}
-        self._arrived: dict[CaptureKey, Capture] = {}
-        self._failed: dict[CaptureKey, BaseException] = {}
-        self._released: set[CaptureKey] = set()
-        self._changed = threading.Condition()
-        self._done = False
-        self._error: BaseException | None = None
-        self._submitted = threading.Event()
         self.limit = AdaptiveLimit(spec.concurrency)
         """How many requests are in flight: up to ``spec.concurrency``, fewer under strain."""
         self._thread = threading.Thread(target=self._run, name="capture-batch", daemon=True)
@@ -100,8 +90,9 @@ class CaptureBatch:
                         name="capture-cancel",
                         daemon=True,
                     ).start()
+                readiness = None
                 if self.readiness_path is not None and self._targets:
-                    self.readiness = wait_ready(
+                    readiness = wait_ready(
                         self.base_url,
                         self.readiness_path,
                         self.spec,
@@ -109,9 +100,7 @@ class CaptureBatch:
                         cancel=self.cancel,
                         client=client,
                     )
-                if self.stream is not None:
-                    self.stream.begin(self.readiness)
-                self._submitted.set()
+                self._ready(readiness)
                 one = self._limited(
                     fetch_each(client, self.base_url, self.spec, self.redactor, self._arrive)
                 )
@@ -131,12 +120,9 @@ class CaptureBatch:
                 for worker in workers:
                     worker.join()
         except BaseException as exc:  # handed to whoever reads the batch
-            self._error = exc
-        finally:
-            self._submitted.set()
-            with self._changed:
-                self._done = True
-                self._changed.notify_all()
+            self._finish(exc)
+        else:
+            self._finish(None)
 
     def _abort_on_cancel(self, cancel: threading.Event, transport: LeanTransport) -> None:
         """On an interrupt, cancel the requests in flight rather than wait for their answers."""
@@ -144,12 +130,6 @@ class CaptureBatch:
             if cancel.wait(0.1):
                 transport.abort()
                 return
-
-    def _arrive(self, capture: Capture) -> None:
-        """Called once per capture, one at a time: the file first, then the caller's hook."""
-        if self.stream is not None:
-            self.stream.add(capture)
-        self.on_done(capture)
 
     def _work(
         self, one: Callable[[Target], Capture], pending: Iterator[Target], take: threading.Lock
@@ -162,13 +142,9 @@ class CaptureBatch:
             try:
                 capture = one(target)
             except BaseException as exc:
-                with self._changed:
-                    self._failed[target.key] = exc
-                    self._changed.notify_all()
+                self._fail(target.key, exc)
                 continue
-            with self._changed:
-                self._arrived[target.key] = capture
-                self._changed.notify_all()
+            self._add(target.key, capture)
 
     def _limited(self, one: Callable[[Target], Capture]) -> Callable[[Target], Capture]:
         limit = self.limit
@@ -187,49 +163,11 @@ class CaptureBatch:
 
         return limited
 
-    def get(self, target: Target) -> Capture | None:
-        """The capture of ``target`` once it has arrived; None when the batch does not hold it."""
-        key = target.key
-        if key not in self._targets:
-            self._submitted.wait()
-            if self._error is not None and not self._arrived:
-                raise self._error
-            return None
-        with self._changed:
-            while key not in self._arrived and key not in self._failed and not self._done:
-                if key in self._released:
-                    return None
-                self._changed.wait()
-            capture = self._arrived.get(key)
-            failure = self._failed.get(key)
-        if failure is not None:
-            raise failure
-        if capture is None:
-            if self._error is not None:
-                raise self._error
-            return None
-        return capture if capture.path == target.path else None
-
-    def release(self, target: Target) -> None:
-        """Forget ``target``'s capture once it has been judged and written to the capture file
-        (memory stays bounded with 100,000 checks); asked for again, it is fetched anew."""
-        with self._changed:
-            if self._arrived.pop(target.key, None) is not None:
-                self._released.add(target.key)
-
-    @property
-    def released(self) -> bool:
-        """Some capture was released: :meth:`wait` no longer holds every capture."""
-        return bool(self._released)
-
-    def wait(self) -> dict[CaptureKey, Capture]:
-        """Every capture of the batch (in the targets' order), once all have arrived."""
+    def _join(self) -> None:
         self._thread.join()
-        if self._error is not None and not self._arrived:
-            raise self._error
-        for failure in self._failed.values():
-            raise failure
-        return {key: self._arrived[key] for key in self._targets if key in self._arrived}
+
+    def concurrency(self) -> dict[str, Any]:
+        return self.limit.to_dict()
 
 
 def wait_ready(

@@ -31,7 +31,8 @@ from recovery_plugin.redact import Redactor
 from recovery_plugin.report.result import VerificationResult, summarise
 
 if TYPE_CHECKING:  # httpx is imported only once the plugin is enabled
-    from recovery_plugin.http.batch import CaptureBatch, Readiness
+    from recovery_plugin.http.arrivals import Arrivals
+    from recovery_plugin.http.batch import Readiness
     from recovery_plugin.http.capture_file import CaptureFileStream
     from recovery_plugin.http.fetch import Capture, Target
 
@@ -56,7 +57,7 @@ class SessionSpec:
     on_check: Callable[[bool], None] | None = None
     """Called once each check (or any test of the session) has finished: True when it failed."""
     cancel: threading.Event = field(default_factory=threading.Event)
-    prefetch: CaptureBatch | None = None
+    prefetch: Arrivals | None = None
     """A capture batch the launcher started before the session, overlapping pytest's start-up."""
     session: VerificationSession | None = None
     """The session made from this spec, once pytest is configured."""
@@ -91,7 +92,7 @@ class VerificationSession:
         self.context = context
         self.endpoints: list[EndpointSpec] = list(context.endpoints)
         self.readiness: Readiness | None = None
-        self._batch: CaptureBatch | None = None
+        self._batch: Arrivals | None = None
         self._extra: dict[tuple[str, str | None], Capture] = {}
         self._selected: list[Target] = []
         self._lock = threading.Lock()
@@ -165,7 +166,7 @@ class VerificationSession:
             self._failing.discard(nodeid)
             self.context.on_check(failed)
 
-    def batch(self) -> CaptureBatch:
+    def batch(self) -> Arrivals:
         """The session's capture batch: the launcher's (started before the session), or one
         started here for the selected checks when the first check or fixture needs it."""
         from recovery_plugin.http.batch import CaptureBatch
@@ -277,7 +278,7 @@ class VerificationSession:
         add_check_details(verification, json_report, self.judge)
         verification["duration_s"] = round(time.monotonic() - self._started, 3)
         if self._batch is not None:
-            verification["concurrency"] = self._batch.limit.to_dict()
+            verification["concurrency"] = self._batch.concurrency()
         self._outcome = (verification, int(json_report.get("exitcode", 1)))
 
     def result(self, exitstatus: int | None = None) -> VerificationResult | None:

@@ -1,0 +1,135 @@
+"""What a capture batch hands its readers: each capture as soon as it has arrived.
+
+:class:`~recovery_plugin.http.batch.CaptureBatch` (threads in this process) and
+:class:`~recovery_plugin.http.capture_process.ProcessCaptureBatch` (a child process) fill it
+the same way; the session reads either through this interface.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from recovery_plugin.http.fetch import Capture, CaptureKey, Target
+
+if TYPE_CHECKING:
+    from recovery_plugin.http.batch import Readiness
+    from recovery_plugin.http.capture_file import CaptureFileStream
+
+__all__ = ["Arrivals"]
+
+
+class Arrivals:
+    """The captures of a fixed set of targets, arriving one by one from a background producer.
+
+    The producer calls :meth:`_ready` once (after the readiness wait), :meth:`_add` or
+    :meth:`_fail` per target, and :meth:`_finish` at the end (with the error that ended it
+    early, if one did). Readers call :meth:`get`, :meth:`release` and :meth:`wait`.
+    """
+
+    def __init__(
+        self,
+        targets: Iterable[Target],
+        *,
+        on_done: Callable[[Capture], None] = lambda capture: None,
+        stream: CaptureFileStream | None = None,
+    ) -> None:
+        self.on_done = on_done
+        self.stream = stream
+        self.readiness: Readiness | None = None
+        self._targets = {t.key: t for t in targets}
+        self._arrived: dict[CaptureKey, Capture] = {}
+        self._failed: dict[CaptureKey, BaseException] = {}
+        self._released: set[CaptureKey] = set()
+        self._changed = threading.Condition()
+        self._done = False
+        self._error: BaseException | None = None
+        self._submitted = threading.Event()
+
+    # --- the producer's side ------------------------------------------------------------------
+
+    def _ready(self, readiness: Readiness | None) -> None:
+        """The readiness wait is over (None: there was none): captures follow."""
+        self.readiness = readiness
+        if self.stream is not None:
+            self.stream.begin(readiness)
+        self._submitted.set()
+
+    def _arrive(self, capture: Capture) -> None:
+        """Called once per capture, one at a time: the file first, then the caller's hook."""
+        if self.stream is not None:
+            self.stream.add(capture)
+        self.on_done(capture)
+
+    def _add(self, key: CaptureKey, capture: Capture) -> None:
+        with self._changed:
+            self._arrived[key] = capture
+            self._changed.notify_all()
+
+    def _fail(self, key: CaptureKey, exc: BaseException) -> None:
+        with self._changed:
+            self._failed[key] = exc
+            self._changed.notify_all()
+
+    def _finish(self, error: BaseException | None) -> None:
+        if error is not None:
+            self._error = error
+        self._submitted.set()
+        with self._changed:
+            self._done = True
+            self._changed.notify_all()
+
+    def _join(self) -> None:
+        """Block until the producer has finished."""
+        raise NotImplementedError
+
+    # --- the readers' side --------------------------------------------------------------------
+
+    def get(self, target: Target) -> Capture | None:
+        """The capture of ``target`` once it has arrived; None when the batch does not hold it."""
+        key = target.key
+        if key not in self._targets:
+            self._submitted.wait()
+            if self._error is not None and not self._arrived:
+                raise self._error
+            return None
+        with self._changed:
+            while key not in self._arrived and key not in self._failed and not self._done:
+                if key in self._released:
+                    return None
+                self._changed.wait()
+            capture = self._arrived.get(key)
+            failure = self._failed.get(key)
+        if failure is not None:
+            raise failure
+        if capture is None:
+            if self._error is not None:
+                raise self._error
+            return None
+        return capture if capture.path == target.path else None
+
+    def release(self, target: Target) -> None:
+        """Forget ``target``'s capture once it has been judged and written to the capture file
+        (memory stays bounded with 100,000 checks); asked for again, it is fetched anew."""
+        with self._changed:
+            if self._arrived.pop(target.key, None) is not None:
+                self._released.add(target.key)
+
+    @property
+    def released(self) -> bool:
+        """Some capture was released: :meth:`wait` no longer holds every capture."""
+        return bool(self._released)
+
+    def wait(self) -> dict[CaptureKey, Capture]:
+        """Every capture of the batch (in the targets' order), once all have arrived."""
+        self._join()
+        if self._error is not None and not self._arrived:
+            raise self._error
+        for failure in self._failed.values():
+            raise failure
+        return {key: self._arrived[key] for key in self._targets if key in self._arrived}
+
+    def concurrency(self) -> dict[str, Any]:
+        """The report's ``verification.concurrency``: the strategy the producer used."""
+        raise NotImplementedError
