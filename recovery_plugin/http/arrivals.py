@@ -9,15 +9,27 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from recovery_plugin.http.fetch import Capture, CaptureKey, Target
 
 if TYPE_CHECKING:
-    from recovery_plugin.http.batch import Readiness
     from recovery_plugin.http.capture_file import CaptureFileStream
 
-__all__ = ["Arrivals"]
+__all__ = ["Arrivals", "Readiness"]
+
+
+@dataclass
+class Readiness:
+    ready: bool
+    url: str
+    deadline_s: float
+    elapsed_s: float = 0.0
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class Arrivals:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from recovery_plugin.clock import interruptible_sleep, now_iso
 from recovery_plugin.config import CaptureSpec
-from recovery_plugin.http.arrivals import Arrivals
+from recovery_plugin.http.arrivals import Arrivals, Readiness
 from recovery_plugin.http.concurrency import AdaptiveLimit
 from recovery_plugin.http.fetch import (
     Capture,
@@ -30,18 +29,6 @@ if TYPE_CHECKING:
     from recovery_plugin.http.transport import LeanTransport
 
 __all__ = ["CaptureBatch", "Readiness", "wait_ready"]
-
-
-@dataclass
-class Readiness:
-    ready: bool
-    url: str
-    deadline_s: float
-    elapsed_s: float = 0.0
-    attempts: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class CaptureBatch(Arrivals):

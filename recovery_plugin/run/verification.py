@@ -83,15 +83,9 @@ def run_verification(
     on_check: Callable[[bool], None] | None = None,
 ) -> VerificationResult:
     """Run the session and return its result (outcomes, readiness, the report hooks)."""
-    import pytest
-    import pytest_jsonreport.plugin as json_report_plugin
-    from pytest_jsonreport.plugin import JSONReport
-
-    import recovery_plugin.plugin as recovery_plugin_module
-    from recovery_plugin.http.batch import CaptureBatch
     from recovery_plugin.http.capture_file import CaptureFileStream
+    from recovery_plugin.http.capture_process import ProcessCaptureBatch
     from recovery_plugin.http.fetch import targets_for
-    from recovery_plugin.pytest_plugin.session import SessionSpec
 
     log_path = session_log_path(context.run_dir)
     session_dir = log_path.parent
@@ -102,9 +96,10 @@ def run_verification(
     crash: list[str] = []
     settings = context.settings
     capture_spec = context.capture_spec
-    # Start capturing now, while pytest starts up and collects: the requests wait on the network,
-    # pytest's start-up on the CPU. Each check then reads its capture as soon as it has arrived.
-    prefetch = CaptureBatch(
+    # Start capturing now, before pytest is even imported, in a child process: the requests and
+    # the checks then never wait for each other's turn at one interpreter lock. Each check reads
+    # its capture as soon as it has arrived.
+    prefetch = ProcessCaptureBatch(
         settings.api_base,
         targets_for(context.runbook.endpoints, context.matchup_ids),
         capture_spec,
@@ -116,6 +111,13 @@ def run_verification(
             context.run_dir / CAPTURE_NAME, context.redactor.text(settings.api_base)
         ),
     ).start()
+    import pytest
+    import pytest_jsonreport.plugin as json_report_plugin
+    from pytest_jsonreport.plugin import JSONReport
+
+    import recovery_plugin.plugin as recovery_plugin_module
+    from recovery_plugin.pytest_plugin.session import SessionSpec
+
     spec = SessionSpec(
         base_url=settings.api_base,
         matchup_ids=list(context.matchup_ids),
@@ -139,6 +141,7 @@ def run_verification(
                 plugins = [recovery_plugin_module, json_report_plugin, JSONReport(), spec]
                 exitstatus = int(pytest.main(args, plugins=plugins))
             finally:
+                prefetch.close()
                 if prefetch.stream is not None:
                     prefetch.stream.abandon()  # unless the session put it in place
     session = spec.session
