@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 from recovery_plugin.names import BEFORE_CAPTURE_NAME
 
 if TYPE_CHECKING:
-    from recovery_plugin.config import CaptureSpec
+    from recovery_plugin.config import CaptureSpec, EndpointSpec
     from recovery_plugin.http.checks import CheckContext
     from recovery_plugin.http.contract import OpenAPILoad, SchemaContract
+    from recovery_plugin.http.expectations import Expectations
     from recovery_plugin.http.fetch import Capture, Target
     from recovery_plugin.http.latency import Sample
     from recovery_plugin.http.poll import Observation
@@ -81,6 +82,7 @@ class CheckJudge:
         self._openapi: dict[str, OpenAPILoad] = {}
         self._schemas: dict[str, SchemaContract] = {}
         self.records: dict[str, CheckRecord] = {}
+        self._expectations: dict[int, tuple[EndpointSpec, Expectations]] = {}
         self.samples: dict[str, list[Sample]] = {}
 
     # --- what the run knows -------------------------------------------------------------
@@ -147,14 +149,22 @@ class CheckJudge:
 
     # --- judging ------------------------------------------------------------------------
 
+    def expectations(self, spec: EndpointSpec) -> Expectations:
+        """``spec``'s parsed expectations, parsed once per endpoint (not once per check)."""
+        from recovery_plugin.http.expectations import expectations_of
+
+        known = self._expectations.get(id(spec))
+        if known is None or known[0] is not spec:
+            known = self._expectations[id(spec)] = (spec, expectations_of(spec))
+        return known[1]
+
     def _context(self, item: EndpointCheck, capture: Capture) -> CheckContext:
         from recovery_plugin.config.profile import DEFAULT_OPENAPI
         from recovery_plugin.http.checks import CheckContext
-        from recovery_plugin.http.expectations import expectations_of
 
         spec = item.spec
         return CheckContext(
-            expectations=expectations_of(spec),
+            expectations=self.expectations(spec),
             reprocessed=item.matchup_id is not None and self._reprocessed_here,
             baseline=self.baseline(item.target),
             openapi=self.openapi(spec.openapi) if spec.openapi and capture.status else None,
@@ -166,7 +176,6 @@ class CheckJudge:
         """Every reason ``item`` fails, after polling when its endpoint polls."""
         from recovery_plugin.errors import ConfigError
         from recovery_plugin.http.checks import evaluate_groups
-        from recovery_plugin.http.expectations import expectations_of
         from recovery_plugin.http.groups import flatten, group_records
         from recovery_plugin.http.poll import Observation, poll_until
 
@@ -177,7 +186,7 @@ class CheckJudge:
             return [exc.message]
         groups = evaluate_groups(item.spec, capture, context)
         reasons = flatten(groups)
-        poll = expectations_of(item.spec).poll
+        poll = self.expectations(item.spec).poll
         record = CheckRecord(notes=context.notes, contract=context.contract)
         if reasons and poll is not None:
             first = Observation(
