@@ -10,7 +10,6 @@ from datetime import datetime
 from pathlib import Path
 
 import loops
-import wire
 from bench_model import (
     LAUNCHER,
     LOOPS,
@@ -113,13 +112,10 @@ class Contenders:
                 raise BenchError(f"capture phase: {done} of {expected} requests passed")
             return Sample(seconds, None, time.process_time() - cpu)
 
-        def checked_capture_all(lean: bool = False) -> Sample:
+        def checked_capture_all() -> Sample:
             gc.collect()
             start, cpu = time.perf_counter(), time.process_time()
-            client = wire.lean_client(CaptureSpec()) if lean else None
-            captures = capture_all(base, targets, CaptureSpec(), redactor=Redactor(), client=client)
-            if client is not None:
-                client.close()
+            captures = capture_all(base, targets, CaptureSpec(), redactor=Redactor())
             seconds = time.perf_counter() - start
             cpu_s = time.process_time() - cpu
             failing = [key for key, c in captures.items() if evaluate(specs[c.name], c)]
@@ -138,10 +134,6 @@ class Contenders:
             (
                 "capture_all (CaptureSpec() defaults: 8 threads, one Client)",
                 checked_capture_all,
-            ),
-            (
-                "capture_all, same client on LeanTransport",
-                lambda: checked_capture_all(lean=True),
             ),
         ]
         # Warm-up on a few requests: imports and first connections are not the capture phase.

@@ -75,8 +75,9 @@ METHODOLOGY = """\
   (`benchmarks/servers.py`). None is tuned for the client. Per server: the urllib loop (the
   original script: one connection per URL), a bare `http.client` keep-alive loop, a bare httpx
   `Client` loop, the same httpx loop over `LeanTransport`, `verify --api-base <server>`, and the
-  same `verify` with its capture client on `LeanTransport` (`benchmarks/lean_verify.py` replaces
-  `http.capture.make_client` and nothing else: a diagnostic of the integration). Ratios are given
+  same `verify` capturing in its own threads instead of its child process
+  (`benchmarks/threaded_verify.py` swaps `ProcessCaptureBatch` for `CaptureBatch` and nothing
+  else: the A/B of the child process). Ratios are given
   against the urllib loop and against the bare httpx and `http.client` loops **of the same run**.
   Against the server without `TCP_NODELAY` the keep-alive loops without QUICKACK wait ~40 ms per
   request, so that section runs one round fewer and no warm-up.

@@ -42,7 +42,7 @@ class Verdicts:
             ]
             for label in (
                 "recovery-bundle verify",
-                "verify, capture on LeanTransport (diagnostic)",
+                "verify, capture in its own threads (diagnostic)",
             ):
                 row, loop = section.rows[label], section.rows["urllib loop"]
                 ratio = section.ratio(label)

@@ -6,18 +6,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import servers
 import startup
 
 from recovery_plugin.sim.harness import free_port
-
-if TYPE_CHECKING:
-    import httpx
-
-    from recovery_plugin.config import CaptureSpec
-
-import servers
 
 # run.py drives this module and hands it its Bench; importing run.py back would make a cycle.
 Bench = Any
@@ -25,15 +19,8 @@ Measure = Callable[[], Any]
 
 HERE = Path(__file__).resolve().parent
 LOOPS = str(HERE / "loops.py")
-LEAN_VERIFY = str(HERE / "lean_verify.py")
+THREADED_VERIFY = str(HERE / "threaded_verify.py")
 LOOP_BASELINES = ("urllib loop", "httpx Client loop", "http.client keep-alive loop")
-
-
-def lean_client(spec: CaptureSpec) -> httpx.Client:
-    """The capture's client as the integration would build it: on ``LeanTransport``."""
-    import lean_verify
-
-    return lean_verify.make_client(spec)
 
 
 def start_servers(bench: Bench) -> dict[str, str]:
@@ -51,7 +38,7 @@ def start_servers(bench: Bench) -> dict[str, str]:
 
 
 def wire_sections(bench: Bench) -> None:
-    """Per server: the loops, ``verify``, and ``verify`` with the lean transport (diagnostic)."""
+    """Per server: the loops, ``verify``, and ``verify`` capturing in its own threads (diagnostic)."""
     python = bench.python
     ids = str(bench.ids_file)
     n = len(bench.ids)
@@ -66,11 +53,11 @@ def wire_sections(bench: Bench) -> None:
         def loop(kind: str, base: str = base) -> Measure:
             return lambda: bench.process(f"loop-{kind}", [python, LOOPS, kind, base, ids])
 
-        def verify(lean: bool, base: str = base, out: str = out) -> Measure:
+        def verify(threaded: bool, base: str = base, out: str = out) -> Measure:
             argv = [*bench.verify_argv(out), "--api-base", base]
-            if lean:
-                argv = [python, LEAN_VERIFY, *argv[3:]]
-            return lambda: bench.process("verify-lean" if lean else "verify", argv)
+            if threaded:
+                argv = [python, THREADED_VERIFY, *argv[3:]]
+            return lambda: bench.process("verify-threaded" if threaded else "verify", argv)
 
         contenders = [
             ("urllib loop", loop("urllib")),
@@ -78,7 +65,7 @@ def wire_sections(bench: Bench) -> None:
             ("httpx Client loop", loop("httpx")),
             ("httpx Client on LeanTransport loop", loop("httpx-lean")),
             ("recovery-bundle verify", verify(False)),
-            ("verify, capture on LeanTransport (diagnostic)", verify(True)),
+            ("verify, capture in its own threads (diagnostic)", verify(True)),
         ]
         runs = bench.plan.verify_runs
         slow = "no TCP_NODELAY" in name

@@ -142,6 +142,9 @@ class Arrivals:
             raise failure
         return {key: self._arrived[key] for key in self._targets if key in self._arrived}
 
+    def close(self) -> None:
+        """Stop capturing what is left (the session ended before every capture was read)."""
+
     def concurrency(self) -> dict[str, Any]:
         """The report's ``verification.concurrency``: the strategy the producer used."""
         raise NotImplementedError

@@ -61,6 +61,7 @@ class CaptureBatch(Arrivals):
         self.limit = AdaptiveLimit(spec.concurrency)
         """How many requests are in flight: up to ``spec.concurrency``, fewer under strain."""
         self._thread = threading.Thread(target=self._run, name="capture-batch", daemon=True)
+        self._closed = threading.Event()
 
     def start(self) -> CaptureBatch:
         self._thread.start()
@@ -121,7 +122,7 @@ class CaptureBatch(Arrivals):
     def _work(
         self, one: Callable[[Target], Capture], pending: Iterator[Target], take: threading.Lock
     ) -> None:
-        while self.cancel is None or not self.cancel.is_set():
+        while not self._closed.is_set() and (self.cancel is None or not self.cancel.is_set()):
             with take:
                 target = next(pending, None)
             if target is None:
@@ -152,6 +153,9 @@ class CaptureBatch(Arrivals):
 
     def _join(self) -> None:
         self._thread.join()
+
+    def close(self) -> None:
+        self._closed.set()  # the workers take no new target; those in flight finish
 
     def concurrency(self) -> dict[str, Any]:
         return self.limit.to_dict()
