@@ -28,7 +28,7 @@ from recovery_plugin.config import CaptureSpec
 from recovery_plugin.config.loading import load_runbook
 from recovery_plugin.http.batch import CaptureBatch
 from recovery_plugin.http.capture_file import CaptureFileStream, read_captures
-from recovery_plugin.http.capture_process import CaptureProcessError, ProcessCaptureBatch
+from recovery_plugin.http.capture_process import ProcessCaptureBatch
 from recovery_plugin.http.fetch import Target, targets_for
 from recovery_plugin.redact import MASK, Redactor
 from recovery_plugin.sim.data import MATCHUP_IDS
@@ -133,18 +133,18 @@ def test_a_secret_is_judged_raw_but_masked_in_the_capture_file(server: str, tmp_
 def test_a_child_that_dies_fails_the_batch_with_its_exit_code_and_last_words(
     server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    dies = "import sys; sys.stderr.write('boom: the child could not start\\n'); sys.exit(3)"
+    dies = f"import sys; sys.stderr.write('boom: no {TOKEN} here\\n'); sys.exit(3)"
     monkeypatch.setattr(ProcessCaptureBatch, "child_argv", (sys.executable, "-c", dies))
     target = Target("health", "/health")
     batch = ProcessCaptureBatch(
-        server, [target], SPEC, redactor=Redactor(), readiness_path=None
+        server, [target], SPEC, redactor=Redactor([TOKEN]), readiness_path=None
     ).start()
 
-    message = "exited with code 3 before it finished: boom: the child could not start"
-    with pytest.raises(CaptureProcessError, match=message):
-        batch.get(target)
-    with pytest.raises(CaptureProcessError, match=message):
-        batch.wait()
+    message = f"the capture process exited with code 3 before it finished: boom: no {MASK} here"
+    capture = batch.get(target)
+    assert capture is not None
+    assert capture.error == {"kind": "capture_failed", "message": message}
+    assert [c.error for c in batch.wait().values()] == [capture.error]
 
 
 def test_a_child_that_cannot_be_started_fails_the_batch(
@@ -153,8 +153,10 @@ def test_a_child_that_cannot_be_started_fails_the_batch(
     monkeypatch.setattr(ProcessCaptureBatch, "child_argv", (str(tmp_path / "no-python"),))
     target = Target("health", "/health")
     batch = ProcessCaptureBatch(server, [target], SPEC, redactor=Redactor(), readiness_path=None)
-    with pytest.raises(CaptureProcessError, match="cannot start the capture process"):
-        batch.start().get(target)
+    capture = batch.start().get(target)
+    assert capture is not None and capture.error is not None
+    assert capture.error["kind"] == "capture_failed"
+    assert capture.error["message"].startswith("cannot start the capture process: ")
 
 
 def test_an_interrupt_stops_the_child_and_its_requests_in_flight_at_once(server: str) -> None:
@@ -207,3 +209,43 @@ def test_the_child_exits_when_the_launcher_is_gone(server: str) -> None:
     while not is_gone(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert is_gone(child)
+
+
+# A sitecustomize that lets the launcher start but kills its capture child at once.
+_DOOMED_CHILD = """\
+import runpy, sys
+_run = runpy._run_module_as_main
+
+def _run_module_as_main(mod_name, *args, **kwargs):
+    if mod_name == "recovery_plugin.http.capture_process":
+        sys.stderr.write("injected: the capture child dies\\n")
+        sys.exit(3)
+    return _run(mod_name, *args, **kwargs)
+
+runpy._run_module_as_main = _run_module_as_main
+"""
+
+
+def test_verify_with_a_dead_capture_child_fails_every_check_and_says_why(
+    recovery_sim: SimFactory, run_bundle: Any, tmp_path: Path, assert_valid_report: Any
+) -> None:
+    sim = recovery_sim()
+    sim.seed()
+    inject = tmp_path / "inject"
+    inject.mkdir()
+    (inject / "sitecustomize.py").write_text(_DOOMED_CHILD, encoding="utf-8")
+    result = run_bundle(
+        "verify", "--config", str(sim.config_path), "--matchup-id", MATCHUP_IDS[0],
+        env={"PYTHONPATH": str(inject)},
+    )  # fmt: skip
+
+    assert result.exit_code == 1, result.output
+    assert result.report, result.output
+    assert_valid_report(result.report)
+    checks = result.checks()
+    assert checks and all(check["outcome"] == "failed" for check in checks)
+    for check in checks:
+        assert "the capture process exited with code 3 before it finished" in check["message"]
+        assert "injected: the capture child dies" in check["message"]
+    (capture_step,) = result.report["steps"]
+    assert capture_step["status"] == "failed"

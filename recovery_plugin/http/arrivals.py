@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from recovery_plugin.http.fetch import Capture, CaptureKey, Target
+from recovery_plugin.redact import Redactor
 
 if TYPE_CHECKING:
     from recovery_plugin.http.capture_file import CaptureFileStream
@@ -44,9 +45,13 @@ class Arrivals:
         self,
         targets: Iterable[Target],
         *,
+        base_url: str,
+        redactor: Redactor,
         on_done: Callable[[Capture], None] = lambda capture: None,
         stream: CaptureFileStream | None = None,
     ) -> None:
+        self._base_url = base_url
+        self._redactor = redactor
         self.on_done = on_done
         self.stream = stream
         self.readiness: Readiness | None = None
@@ -99,12 +104,14 @@ class Arrivals:
     # --- the readers' side --------------------------------------------------------------------
 
     def get(self, target: Target) -> Capture | None:
-        """The capture of ``target`` once it has arrived; None when the batch does not hold it."""
+        """The capture of ``target`` once it has arrived; None when the batch does not hold it.
+
+        A target the producer failed on (or never reached because it failed) gets a capture
+        whose ``error`` says why: the check fails with that reason, as for any transport fault.
+        """
         key = target.key
         if key not in self._targets:
             self._submitted.wait()
-            if self._error is not None and not self._arrived:
-                raise self._error
             return None
         with self._changed:
             while key not in self._arrived and key not in self._failed and not self._done:
@@ -114,10 +121,10 @@ class Arrivals:
             capture = self._arrived.get(key)
             failure = self._failed.get(key)
         if failure is not None:
-            raise failure
+            return self._unavailable(self._targets[key], failure)
         if capture is None:
             if self._error is not None:
-                raise self._error
+                return self._unavailable(self._targets[key], self._error)
             return None
         return capture if capture.path == target.path else None
 
@@ -136,11 +143,30 @@ class Arrivals:
     def wait(self) -> dict[CaptureKey, Capture]:
         """Every capture of the batch (in the targets' order), once all have arrived."""
         self._join()
-        if self._error is not None and not self._arrived:
-            raise self._error
-        for failure in self._failed.values():
-            raise failure
-        return {key: self._arrived[key] for key in self._targets if key in self._arrived}
+        captures = {}
+        for key, target in self._targets.items():
+            if key in self._arrived:
+                captures[key] = self._arrived[key]
+            elif key in self._failed:
+                captures[key] = self._unavailable(target, self._failed[key])
+            elif self._error is not None and key not in self._released:
+                captures[key] = self._unavailable(target, self._error)
+        return captures
+
+    def _unavailable(self, target: Target, why: BaseException) -> Capture:
+        message = str(why) or type(why).__name__
+        try:
+            path = target.path
+        except Exception:  # an id that cannot be encoded: its own check says so
+            path = target.path_template
+        return Capture(
+            name=target.name,
+            url=self._redactor.text(self._base_url + path),
+            path=path,
+            matchup_id=target.matchup_id,
+            error={"kind": "capture_failed", "message": self._redactor.text(message)},
+            redactor=self._redactor,
+        )
 
     def close(self) -> None:
         """Stop capturing what is left (the session ended before every capture was read)."""

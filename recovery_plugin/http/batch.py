@@ -52,7 +52,9 @@ class CaptureBatch(Arrivals):
         on_done: Callable[[Capture], None] = lambda capture: None,
         stream: CaptureFileStream | None = None,
     ) -> None:
-        super().__init__(targets, on_done=on_done, stream=stream)
+        super().__init__(
+            targets, base_url=base_url, redactor=redactor, on_done=on_done, stream=stream
+        )
         self.base_url = base_url
         self.spec = spec
         self.redactor = redactor

@@ -88,7 +88,9 @@ class ProcessCaptureBatch(Arrivals):
         on_done: Callable[[Capture], None] = lambda capture: None,
         stream: CaptureFileStream | None = None,
     ) -> None:
-        super().__init__(targets, on_done=on_done, stream=stream)
+        super().__init__(
+            targets, base_url=base_url, redactor=redactor, on_done=on_done, stream=stream
+        )
         self._job = _Job(base_url, list(self._targets.values()), spec, redactor, readiness_path)
         self.redactor = redactor
         self.cancel = cancel or threading.Event()
@@ -135,17 +137,19 @@ class ProcessCaptureBatch(Arrivals):
                 kind, payload = frame
                 if kind == "end":
                     self._concurrency, message = payload
-                    error = CaptureProcessError(message) if message else None
+                    error = CaptureProcessError(self.redactor.text(message)) if message else None
                     ended = True
                     break
                 self._handle(kind, payload)
         except BaseException as exc:  # a torn frame: the child died mid-write
-            error = CaptureProcessError(f"the capture process's output is unreadable: {exc}")
+            unreadable = f"the capture process's output is unreadable: {exc}"
+            error = CaptureProcessError(self.redactor.text(unreadable))
         finally:
             self._stop(proc)
             proc.stdout.close()
             if not ended and error is None and not self.cancel.is_set():
-                error = CaptureProcessError(_exit_message(proc.returncode, errors))
+                message = _exit_message(proc.returncode, errors)
+                error = CaptureProcessError(self.redactor.text(message))
             errors.close()
             self._finish(error)
 
@@ -162,7 +166,7 @@ class ProcessCaptureBatch(Arrivals):
             self._add(capture_key(capture), capture)
         elif kind == "failed":
             key, message = payload
-            self._fail(tuple(key), CaptureProcessError(message))
+            self._fail(tuple(key), CaptureProcessError(self.redactor.text(message)))
 
     def _stop_on_cancel(self) -> None:
         while not self._done:

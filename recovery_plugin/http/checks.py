@@ -22,6 +22,7 @@ _TRANSPORT_REASONS = {
     "tls_error": "TLS handshake failed (an https URL against a plain HTTP service,"
     " or a certificate that is not trusted)",
     "connection_reset": "the server reset the connection before a complete response",
+    "capture_failed": "the harness could not capture it",
 }
 
 
