@@ -157,13 +157,14 @@ class ProcessCaptureBatch(Arrivals):
         if kind == "ready":
             self._ready(payload)
         elif kind == "capture":
-            capture = Capture(**payload, redactor=self.redactor)
+            key, sent = payload
+            capture = Capture(**sent, redactor=self.redactor)
             try:
                 self._arrive(capture)
             except BaseException as exc:  # as in-process: a failing hook fails that target
-                self._fail(capture_key(capture), exc)
+                self._fail(tuple(key), exc)
                 return
-            self._add(capture_key(capture), capture)
+            self._add(tuple(key), capture)
         elif kind == "failed":
             key, message = payload
             self._fail(tuple(key), CaptureProcessError(self.redactor.text(message)))
@@ -200,10 +201,6 @@ class ProcessCaptureBatch(Arrivals):
         from recovery_plugin.http.concurrency import AdaptiveLimit
 
         return AdaptiveLimit(self._job.spec.concurrency).to_dict()
-
-
-def capture_key(capture: Capture) -> CaptureKey:
-    return (capture.name, capture.matchup_id)
 
 
 def _exit_message(returncode: int | None, errors: IO[bytes]) -> str:
@@ -249,7 +246,7 @@ def _child() -> int:
             send("ready", readiness)
 
         def _add(self, key: CaptureKey, capture: Capture) -> None:
-            send("capture", {name: getattr(capture, name) for name in _SENT_FIELDS})
+            send("capture", (key, {name: getattr(capture, name) for name in _SENT_FIELDS}))
 
         def _fail(self, key: CaptureKey, exc: BaseException) -> None:
             send("failed", (key, f"{type(exc).__name__}: {exc}"))
