@@ -22,8 +22,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from recovery_plugin.records import dataclass
 
 __all__ = [
     "DEFAULT_SECRET_ENV",

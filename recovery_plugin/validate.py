@@ -22,8 +22,9 @@ import math
 import types
 import typing
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from recovery_plugin.records import dataclass
 
 __all__ = [
     "JSON_WORDING",

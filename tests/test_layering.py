@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -63,7 +64,18 @@ LAYERS: dict[str, int] = {
     "base": 0,
 }
 # The base: small helpers that everything may use; they import only each other.
-BASE = {"__init__", "errors", "clock", "atomic", "ids", "redact", "names", "validate", "procgroup"}
+BASE = {
+    "__init__",
+    "errors",
+    "clock",
+    "atomic",
+    "ids",
+    "redact",
+    "names",
+    "validate",
+    "procgroup",
+    "records",
+}
 # The package's own __init__ only names things lazily (PEP 562): it may point anywhere.
 LAZY_EXPORTERS = {"recovery_plugin"}
 
@@ -116,7 +128,12 @@ def test_every_module_has_a_layer_and_imports_only_down() -> None:
 
 
 def test_the_sim_is_independent_of_the_harness_core() -> None:
-    allowed = {"recovery_plugin.atomic", "recovery_plugin.validate", "recovery_plugin.procgroup"}
+    allowed = {
+        "recovery_plugin.atomic",
+        "recovery_plugin.validate",
+        "recovery_plugin.procgroup",
+        "recovery_plugin.records",
+    }
     for path in (PACKAGE / "sim").rglob("*.py"):
         core = {
             m
@@ -186,6 +203,31 @@ def test_importing_the_package_or_the_plugin_stays_light() -> None:
     assert _loaded_after("import recovery_plugin.plugin") == [
         "pytest"
     ]  # no click, no httpx until enabled
+
+
+def test_the_runbook_names_load_on_first_use() -> None:
+    from recovery_plugin import config
+
+    for name in config.__all__:
+        value = getattr(config, name)
+        home = importlib.import_module(f"recovery_plugin.config.{config._HOME[name]}")
+        assert value is getattr(home, name), name
+    assert sorted(config.__all__) == sorted(config._HOME)
+    assert set(config.__all__) <= set(dir(config))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        config.nope  # noqa: B018
+    # The option table alone (what --help reads) does not load the schema and its validation.
+    probe = (
+        "import sys, recovery_plugin.config.options\n"
+        "print(sorted(m for m in sys.modules if m.startswith('recovery_plugin.')))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = ast.literal_eval(proc.stdout.strip())
+    assert "recovery_plugin.config.options" in loaded
+    assert "recovery_plugin.config.schema" not in loaded
+    assert "recovery_plugin.validate" not in loaded
 
 
 def test_help_and_a_dry_run_with_expectations_stay_light(tmp_path: Path) -> None:

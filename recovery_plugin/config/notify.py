@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from recovery_plugin.errors import ConfigError
+from recovery_plugin.records import dataclass
 
 __all__ = [
     "DEFAULT_EVENTS",

@@ -14,10 +14,11 @@ imports click or pytest.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
+
+from recovery_plugin.records import dataclass
 
 if TYPE_CHECKING:
     from recovery_plugin.config import Runbook

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from recovery_plugin.config.notify import WebhookSpec
+from recovery_plugin.records import dataclass
 from recovery_plugin.redact import DEFAULT_SECRET_ENV
 from recovery_plugin.validate import Invalid, rule
 

@@ -10,13 +10,13 @@ the bad value (``--jobs``, ``env RECOVERY_JOBS``, ``recovery.toml: jobs``,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from recovery_plugin.config import Runbook
 from recovery_plugin.config.options import OPTIONS, Option, option_named, parse_api_base
 from recovery_plugin.errors import ConfigError
+from recovery_plugin.records import dataclass
 
 __all__ = ["OPTIONS", "Option", "Settings", "parse_api_base", "resolve_option", "resolve_settings"]
 

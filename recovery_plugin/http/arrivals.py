@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from typing import TYPE_CHECKING, Any
 
 from recovery_plugin.http.fetch import Capture, CaptureKey, Target
+from recovery_plugin.records import dataclass
 from recovery_plugin.redact import Redactor
 
 if TYPE_CHECKING:

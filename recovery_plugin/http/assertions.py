@@ -25,7 +25,6 @@ import functools
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from recovery_plugin.errors import ConfigError, config_table
@@ -41,6 +40,7 @@ from recovery_plugin.http.jsonpaths import (
     json_type,
     show,
 )
+from recovery_plugin.records import dataclass
 
 __all__ = [
     "OPERATORS",

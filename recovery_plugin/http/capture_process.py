@@ -24,12 +24,13 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from recovery_plugin.http.arrivals import Arrivals
 from recovery_plugin.http.fetch import Capture, CaptureKey, Target
+from recovery_plugin.records import dataclass
 from recovery_plugin.redact import Redactor
 
 if TYPE_CHECKING:

@@ -12,8 +12,9 @@ counts once. With a cap of 1 there is nothing to adapt: the strategy is ``fixed`
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import Any
+
+from recovery_plugin.records import dataclass
 
 __all__ = ["OVERLOAD_STATUSES", "AdaptiveLimit"]
 

@@ -19,13 +19,13 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from recovery_plugin.errors import ConfigError
 from recovery_plugin.http.openapi_doc import OpenAPIDocument, OpenAPILoad, load_openapi
+from recovery_plugin.records import dataclass
 
 __all__ = [
     "ContractResult",

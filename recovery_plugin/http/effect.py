@@ -11,11 +11,11 @@ A path that selects nothing in either capture fails: it is almost always a typo.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from recovery_plugin.errors import ConfigError
 from recovery_plugin.http.jsonpaths import JSONPathSyntax, compile_path, find, json_equal, show
+from recovery_plugin.records import dataclass
 
 __all__ = ["WHOLE_BODY", "EffectSpec", "check_paths", "compare", "parse_effect"]
 

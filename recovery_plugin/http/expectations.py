@@ -8,7 +8,7 @@ Parsing is import-free; ``compile_paths`` also compiles the JSONPaths (importing
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from recovery_plugin.config import EndpointSpec, Runbook
@@ -19,6 +19,7 @@ from recovery_plugin.http.assertions import Assertion, parse_assertions
 from recovery_plugin.http.effect import EffectSpec, parse_effect
 from recovery_plugin.http.latency import LatencySLO, parse_max_ms, parse_slo
 from recovery_plugin.http.poll import PollSpec, parse_poll
+from recovery_plugin.records import dataclass
 
 __all__ = ["Expectations", "check_runbook", "expectations_of"]
 

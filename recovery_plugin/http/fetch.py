@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from http.client import RemoteDisconnected
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from recovery_plugin.clock import now_iso
 from recovery_plugin.config import CaptureSpec, EndpointSpec
 from recovery_plugin.http.bounded_body import read_capped
 from recovery_plugin.ids import path_segment
+from recovery_plugin.records import dataclass
 from recovery_plugin.redact import Redactor
 
 if TYPE_CHECKING:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any, Literal
 
 from recovery_plugin.errors import ConfigError, config_table
+from recovery_plugin.records import dataclass
 
 __all__ = [
     "LatencySLO",

@@ -12,10 +12,11 @@ import json
 import re
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from recovery_plugin.records import dataclass
 
 __all__ = ["MAX_DOCUMENT_BYTES", "OpenAPIDocument", "OpenAPILoad", "load_openapi"]
 

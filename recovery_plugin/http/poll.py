@@ -17,11 +17,12 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from typing import Any, Literal
 
 from recovery_plugin.errors import ConfigError, config_table
 from recovery_plugin.http.assertions import Assertion, holds, parse_assertion
+from recovery_plugin.records import dataclass
 
 __all__ = [
     "HaltCondition",

@@ -8,7 +8,7 @@ contract that could not be checked is a note, not a failure.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from recovery_plugin.http import assertions as assertion_engine
@@ -16,6 +16,7 @@ from recovery_plugin.http.effect import compare
 from recovery_plugin.http.expectations import Expectations
 from recovery_plugin.http.groups import Groups
 from recovery_plugin.http.latency import check_max_ms
+from recovery_plugin.records import dataclass
 
 if TYPE_CHECKING:
     from recovery_plugin.http.contract import OpenAPILoad, SchemaContract

@@ -19,13 +19,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
 from recovery_plugin.names import CAPTURE_NAME
+from recovery_plugin.records import dataclass
 from recovery_plugin.report.checklist import GUIDE_PREFIXES
 
 if TYPE_CHECKING:

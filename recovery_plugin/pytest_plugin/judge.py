@@ -11,11 +11,11 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from recovery_plugin.names import BEFORE_CAPTURE_NAME
+from recovery_plugin.records import dataclass
 
 if TYPE_CHECKING:
     from recovery_plugin.config import CaptureSpec, EndpointSpec

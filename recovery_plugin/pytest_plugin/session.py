@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from recovery_plugin.pytest_plugin.items import (
 from recovery_plugin.pytest_plugin.judge import CheckJudge
 from recovery_plugin.pytest_plugin.protocol import CheapProtocol
 from recovery_plugin.pytest_plugin.slo_items import SLOCheck, with_slo_items
+from recovery_plugin.records import dataclass
 from recovery_plugin.redact import Redactor
 from recovery_plugin.report.result import VerificationResult, summarise
 

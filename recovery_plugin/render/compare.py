@@ -8,12 +8,13 @@ changed leaf with its path (``candidates[0].support``) and its old and new value
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from pathlib import Path
 from typing import Any
 
 from recovery_plugin.errors import RecoveryError
 from recovery_plugin.names import CAPTURE_NAME
+from recovery_plugin.records import dataclass
 from recovery_plugin.render.compare_captures import (
     MAX_CHANGES_PER_ENDPOINT,
     EndpointChange,

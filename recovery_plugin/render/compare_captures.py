@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from recovery_plugin.errors import RecoveryError
 from recovery_plugin.names import CAPTURE_NAME
+from recovery_plugin.records import dataclass
 
 __all__ = [
     "MAX_CHANGES_PER_ENDPOINT",

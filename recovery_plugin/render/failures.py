@@ -4,9 +4,9 @@ before/after evidence with its values."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from recovery_plugin.records import dataclass
 from recovery_plugin.report.causes import cause_label, step_cause
 from recovery_plugin.report.model import FAILED_STATUSES, step_label
 

@@ -9,8 +9,9 @@ skipped (their ``error`` names it).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from recovery_plugin.records import dataclass
 
 __all__ = [
     "BatchRow",

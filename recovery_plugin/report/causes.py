@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 import signal
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from recovery_plugin.records import dataclass
 
 __all__ = [
     "ADVICE",

@@ -8,9 +8,10 @@ finisher at the moment the report is completed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Protocol
 
+from recovery_plugin.records import dataclass
 from recovery_plugin.redact import Redactor
 
 __all__ = ["NO_HOOKS", "ReportHooks", "VerificationResult", "summarise"]

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from recovery_plugin.atomic import write_bytes_atomic, write_failure, write_json_atomic
 from recovery_plugin.clock import now_iso
 from recovery_plugin.names import REPORT_NAME
+from recovery_plugin.records import dataclass
 from recovery_plugin.redact import Redactor
 from recovery_plugin.report.checklist import build_checklist
 from recovery_plugin.report.model import FAILED_STATUSES, Confirmation, StepRecord

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 
 from recovery_plugin.errors import ConfigError
+from recovery_plugin.records import dataclass
 
 __all__ = ["Amount", "BatchPolicy", "parse_amount", "parse_batch_policy"]
 

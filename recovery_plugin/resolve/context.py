@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +22,7 @@ from recovery_plugin.errors import ConfigError
 from recovery_plugin.http.expectations import check_runbook
 from recovery_plugin.ids import read_matchup_file
 from recovery_plugin.names import CAPTURE_NAME
+from recovery_plugin.records import dataclass
 from recovery_plugin.redact import Redactor, find_secrets, url_secrets
 from recovery_plugin.report.writer import Report
 from recovery_plugin.resolve.inputs import (

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from recovery_plugin.config.schema import FINALLY_STEP, STEP_NAMES
 from recovery_plugin.errors import ConfigError
 from recovery_plugin.ids import step_names
 from recovery_plugin.names import CAPTURE_NAME, STEP_REPORT_NAMES, step_dir
+from recovery_plugin.records import dataclass
 from recovery_plugin.report.model import StepRecord
 
 __all__ = ["FINALLY_STEP", "ROLLBACK_STEP", "PlanInputs", "PlannedStep", "plan_steps"]

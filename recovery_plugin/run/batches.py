@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any
 
+from recovery_plugin.records import dataclass
 from recovery_plugin.report.model import StepRecord, verdict_line
 from recovery_plugin.report.result import VerificationResult
 from recovery_plugin.report.writer import Report, ReportWriter

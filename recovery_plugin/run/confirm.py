@@ -16,13 +16,13 @@ import ipaddress
 import shlex
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TextIO
 from urllib.parse import urlsplit
 
 from recovery_plugin.clock import now_iso
 from recovery_plugin.errors import ConfigError
 from recovery_plugin.ids import printable
+from recovery_plugin.records import dataclass
 from recovery_plugin.report.model import Confirmation, ConfirmedBy
 from recovery_plugin.resolve.context import RunContext
 

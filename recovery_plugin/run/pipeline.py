@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ from recovery_plugin.clock import now_iso
 from recovery_plugin.errors import ExitCode, RecoveryError
 from recovery_plugin.ids import printable, write_matchup_file
 from recovery_plugin.names import MATCHUP_IDS_NAME
+from recovery_plugin.records import dataclass
 from recovery_plugin.redact import Redactor
 from recovery_plugin.render.progress import Progress
 from recovery_plugin.report.finish import finish_report

@@ -20,7 +20,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from recovery_plugin.procgroup import (
     stop_descendants,
     stop_process_group,
 )
+from recovery_plugin.records import dataclass
 from recovery_plugin.redact import Redactor
 from recovery_plugin.run.steplog import DEFAULT_MAX_LOG_BYTES, Opener, StepLog, open_binary
 

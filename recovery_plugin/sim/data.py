@@ -11,9 +11,10 @@ audience scope, and an id containing a space and ``+`` (to exercise URL encoding
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from recovery_plugin.records import dataclass
 
 __all__ = [
     "DEFAULT_MATCHUP_ID",

@@ -7,9 +7,10 @@ validation is :mod:`recovery_plugin.validate`'s, with JSON wording (objects, not
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from recovery_plugin.records import dataclass
 from recovery_plugin.validate import JSON_WORDING, Invalid, ValidationError, parse, rule
 
 __all__ = [

@@ -17,10 +17,10 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from recovery_plugin.records import dataclass
 from recovery_plugin.sim.clock import later_than, utc_now_iso
 from recovery_plugin.sim.records import IngestRecord
 
