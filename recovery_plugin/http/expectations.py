@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from recovery_plugin.config import EndpointSpec, Runbook
 from recovery_plugin.errors import ConfigError
@@ -17,9 +18,11 @@ from recovery_plugin.http import assertions as assertion_engine
 from recovery_plugin.http import effect as effect_engine
 from recovery_plugin.http.assertions import Assertion, parse_assertions
 from recovery_plugin.http.effect import EffectSpec, parse_effect
-from recovery_plugin.http.latency import LatencySLO, parse_max_ms, parse_slo
-from recovery_plugin.http.poll import PollSpec, parse_poll
 from recovery_plugin.records import dataclass
+
+if TYPE_CHECKING:  # parsed only when an endpoint sets them: a dry-run without them skips both
+    from recovery_plugin.http.latency import LatencySLO
+    from recovery_plugin.http.poll import PollSpec
 
 __all__ = ["Expectations", "check_runbook", "expectations_of"]
 
@@ -43,13 +46,23 @@ def expectations_of(spec: EndpointSpec, where: str = "") -> Expectations:
         table["expect_changed"] = spec.expect_changed
     if spec.expect_unchanged is not None:
         table["expect_unchanged"] = spec.expect_unchanged
+    max_ms = slo = poll = None
+    if spec.max_ms is not None or spec.slo is not None:
+        from recovery_plugin.http.latency import parse_max_ms, parse_slo
+
+        max_ms = parse_max_ms(spec.max_ms, f"{at}.max_ms") if spec.max_ms is not None else None
+        slo = parse_slo(spec.slo, f"{at}.slo") if spec.slo is not None else None
+    if spec.poll is not None:
+        from recovery_plugin.http.poll import parse_poll
+
+        poll = parse_poll(spec.poll, f"{at}.poll")
     return Expectations(
         assertions=parse_assertions(list(spec.assertions), f"{at}.assert"),
         reprocessed=parse_assertions(list(spec.reprocessed_assert), f"{at}.reprocessed_assert"),
         effect=parse_effect(table, at),
-        max_ms=parse_max_ms(spec.max_ms, f"{at}.max_ms") if spec.max_ms is not None else None,
-        slo=parse_slo(spec.slo, f"{at}.slo") if spec.slo is not None else None,
-        poll=parse_poll(spec.poll, f"{at}.poll") if spec.poll is not None else None,
+        max_ms=max_ms,
+        slo=slo,
+        poll=poll,
     )
 
 
