@@ -46,6 +46,7 @@ class OpenAPIDocument:
             if isinstance(s, dict)
         ]
         self._prefixes = [p for p in prefixes if p]
+        self._templates = [(str(t), _template_parts(str(t))) for t in self.document["paths"]]
 
     def _resolve(self, node: Any) -> Any:
         seen = 0
@@ -67,23 +68,20 @@ class OpenAPIDocument:
         best: tuple[int, str] | None = None
         for concrete in candidates:
             segments = concrete.split("/")
-            for template in self.document["paths"]:
-                parts = str(template).split("/")
+            for template, parts in self._templates:
                 if len(parts) != len(segments):
                     continue
                 literal = 0
                 for part, segment in zip(parts, segments, strict=True):
-                    if "{" not in part:
+                    if isinstance(part, str):
                         if part != unquote(segment):
                             break
                         literal += 1
-                    elif not re.fullmatch(
-                        re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(part)), segment
-                    ):
+                    elif not part.fullmatch(segment):
                         break
                 else:
                     if best is None or literal > best[0]:
-                        best = (literal, str(template))
+                        best = (literal, template)
         return best[1] if best else None
 
     def response_pointer(
@@ -141,6 +139,14 @@ class OpenAPIDocument:
             _DOC_URI, spec.create_resource(self.document)
         )
         return cls({"$ref": f"{_DOC_URI}#{pointer}"}, registry=registry)
+
+
+def _template_parts(template: str) -> list[str | re.Pattern[str]]:
+    """A ``paths`` key by segment: a literal, or the pattern a segment with ``{...}`` matches."""
+    return [
+        re.compile(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(part))) if "{" in part else part
+        for part in template.split("/")
+    ]
 
 
 def _escape(token: str) -> str:
