@@ -22,7 +22,6 @@ holds the two side by side.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import operator
 import reprlib
 import sys
@@ -198,8 +197,22 @@ def _fast_dataclass(cls: type, options: Mapping[str, bool]) -> type:
     params = cls.__dataclass_params__  # type: ignore[attr-defined]
     params.init, params.repr, params.eq, params.frozen = True, want_repr, eq, frozen
     if not documented:
-        cls.__doc__ = cls.__name__ + str(inspect.signature(cls)).replace(" -> None", "")
+        cls.__doc__ = _signature_doc(cls, fields)
     return cls
+
+
+def _signature_doc(cls: type, fields: list[dataclasses.Field[Any]]) -> str:
+    """The docstring the standard library gives an undocumented dataclass, ``Name(a: 'int' = 0)``:
+    ``inspect.signature``'s text (0.1 ms a class), written directly (annotations are strings here)."""
+    params = []
+    for f in fields:
+        text = f"{f.name}: {f.type!r}"
+        if f.default_factory is not dataclasses.MISSING:
+            text += f" = {_HAS_FACTORY!r}"
+        elif f.default is not dataclasses.MISSING:
+            text += f" = {f.default!r}"
+        params.append(text)
+    return f"{cls.__name__}({', '.join(params)})"
 
 
 def _decorator(cls: type | None = None, /, **options: bool) -> Any:
