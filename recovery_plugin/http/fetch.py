@@ -47,7 +47,7 @@ CaptureKey = tuple[str, str | None]
 """``(endpoint name, matchup id)``: how captures of one run are told apart."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per check, held all session: no __dict__ each
 class Target:
     """One request to make: an endpoint, for one matchup id when its path names one."""
 
@@ -66,7 +66,7 @@ class Target:
         return (self.name, self.matchup_id)
 
 
-@dataclass
+@dataclass(slots=True)  # thousands may wait to be judged at once: no __dict__ each
 class Capture:
     """One response, raw: the checks judge ``headers`` and ``body`` exactly as the service sent
     them. :meth:`to_dict` is what is written, masked by the capture's redactor."""
