@@ -12,6 +12,8 @@ record) is let go.
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 __all__ = ["KeptReports"]
@@ -42,10 +44,8 @@ class KeptReports:
     @staticmethod
     def reported_call(report: pytest.TestReport) -> None:
         """``report`` (a check's call report) has been through every logreport hook."""
-        try:
+        with contextlib.suppress(AttributeError):
             delattr(report, _JSON_REPORT_EXTRA)
-        except AttributeError:
-            pass
 
     def _keeps_stand_ins(self) -> bool:
         if self._keep_stand_ins is None:
