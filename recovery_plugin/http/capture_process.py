@@ -133,7 +133,13 @@ class ProcessCaptureBatch(Arrivals):
                 proc.stdin.flush()  # kept open: its end of file tells the child we are gone
             except OSError:
                 pass  # the child is gone already: its exit says why
-            while (frame := _read_frame(proc.stdout)) is not None:
+            job = b""  # not kept while reading (100,000 targets pickle to ~10 MB)
+            while True:
+                # Paused, the child blocks on a full pipe and stops fetching until there is room.
+                self._await_room(self.cancel.is_set)
+                frame = _read_frame(proc.stdout)
+                if frame is None:
+                    break
                 kind, payload = frame
                 if kind == "end":
                     self._concurrency, message = payload
@@ -188,6 +194,7 @@ class ProcessCaptureBatch(Arrivals):
 
     def close(self) -> None:
         """Stop the child if it is still capturing (the session ended before it was done)."""
+        self._drain()
         if self._proc is not None:
             self._stop(self._proc)
 

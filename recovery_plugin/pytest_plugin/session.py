@@ -136,6 +136,9 @@ class VerificationSession:
         # Only generated checks in the session: nobody reads a capture again once its check has
         # judged it (users' check files iterate over every capture: then all are kept).
         self._only_generated = all(isinstance(i, (EndpointCheck, SLOCheck)) for i in session.items)
+        prefetch = self.context.prefetch
+        if prefetch is not None and not self._releases(prefetch):
+            prefetch.hold_at_most(None)  # every capture is kept: nothing to wait for
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(
@@ -151,10 +154,15 @@ class VerificationSession:
     def _release(self, item: EndpointCheck) -> None:
         """Drop ``item``'s capture from memory when the capture file already holds it."""
         batch = self._batch
-        if not self._only_generated or batch is None or batch.stream is None:
-            return
-        if batch.stream.path == self.context.capture_path:
+        if batch is not None and self._releases(batch):
             batch.release(item.target)
+
+    def _releases(self, batch: Arrivals) -> bool:
+        """Whether each capture of ``batch`` is let go once its check has judged it."""
+        stream = batch.stream
+        return (
+            self._only_generated and stream is not None and stream.path == self.context.capture_path
+        )
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.failed and self.context.on_check is not None:

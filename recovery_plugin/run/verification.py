@@ -29,6 +29,8 @@ _INTERNAL_ERROR = "INTERNALERROR>"
 # The caller's own pytest settings must not reshape the generated session (``-k``, ``--lf``, ...).
 _CALLER_PYTEST_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
 _FLUSH_INTERVAL_S = 0.5
+_CAPTURES_AHEAD = 2000
+"""How far the capture may run ahead of the checks (captures not yet judged and released)."""
 
 
 def session_log_path(run_dir: Path) -> Path:
@@ -111,6 +113,8 @@ def run_verification(
             context.run_dir / CAPTURE_NAME, context.redactor.text(settings.api_base)
         ),
     ).start()
+    # Lifted by the session when it keeps every capture (users' check files read them all).
+    prefetch.hold_at_most(_CAPTURES_AHEAD)
     import pytest
     import pytest_jsonreport.plugin as json_report_plugin
     from pytest_jsonreport.plugin import JSONReport
