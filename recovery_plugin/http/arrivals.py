@@ -98,11 +98,14 @@ class Arrivals:
 
     def _await_room(self, stop: Callable[[], bool], poll_s: float = 0.1) -> None:
         """Wait until the readers have room for another capture (see :meth:`hold_at_most`),
-        or ``stop()`` is true (checked every ``poll_s``)."""
+        or ``stop()`` is true (checked every ``poll_s``). Once full, the producer waits until
+        half the window is free: it wakes once per half window, not once per check."""
         with self._changed:
+            if self._window is None or self._held < self._window:
+                return
             while (
                 self._window is not None
-                and self._held >= self._window
+                and self._held > self._window // 2
                 and not self._waiting
                 and not self._draining
                 and not stop()
@@ -168,13 +171,14 @@ class Arrivals:
                 self._arrived[key] = None  # the dict keeps its own key: nothing new is kept
                 self._released += 1
                 self._held -= 1
-                self._changed.notify_all()
+                if self._window is not None and self._held == self._window // 2:
+                    self._changed.notify_all()  # a paused producer may go on
 
     def hold_at_most(self, window: int | None) -> None:
         """Let a pausing producer run ahead of the readers by at most ``window`` captures not
         yet released (None: no limit). Only worth it when readers release what they judged."""
         with self._changed:
-            self._window = window
+            self._window = window if window is None else max(2, window)
             self._changed.notify_all()
 
     @property
