@@ -54,6 +54,11 @@ class Target:
     name: str
     path_template: str
     matchup_id: str | None = None
+    _key: CaptureKey = field(init=False, repr=False, compare=False)
+    """One tuple for the target's life: every map of captures by key shares it."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_key", (self.name, self.matchup_id))
 
     @property
     def path(self) -> str:
@@ -63,7 +68,7 @@ class Target:
 
     @property
     def key(self) -> CaptureKey:
-        return (self.name, self.matchup_id)
+        return self._key
 
 
 @dataclass(slots=True)  # thousands may wait to be judged at once: no __dict__ each

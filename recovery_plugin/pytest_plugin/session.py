@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -272,12 +272,30 @@ class VerificationSession:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> dict[str, Any]:
         if isinstance(item, EndpointCheck):
-            record = self.judge.records.get(item.nodeid)
+            # Handed over: json-report's metadata keeps it from here on (a later phase of the
+            # same item adds its endpoint and id again, the record's keys stay).
+            record = self.judge.records.pop(item.nodeid, None)
             extra = record.to_dict() if record is not None else {}
             return {"endpoint": item.spec.name, "matchup_id": item.matchup_id, **extra}
         if isinstance(item, SLOCheck) and item.result is not None:
             return {"endpoint": item.spec.name, "matchup_id": None, "slo": item.result.to_dict()}
         return {}
+
+    @pytest.hookimpl(optionalhook=True, wrapper=True)
+    def pytest_json_runtest_stage(
+        self, report: pytest.TestReport
+    ) -> Generator[None, dict[str, Any], dict[str, Any]]:
+        """A stage's ``longrepr`` that is the report's own text (a check's reasons) is kept
+        as that one string, not as a second copy rendered from it."""
+        stage = yield
+        longrepr = report.longrepr
+        if (
+            isinstance(longrepr, str)
+            and isinstance(stage, dict)
+            and stage.get("longrepr") == longrepr
+        ):
+            stage["longrepr"] = longrepr
+        return stage
 
     @pytest.hookimpl(optionalhook=True, tryfirst=True)
     def pytest_json_modifyreport(self, json_report: dict[str, Any]) -> None:
