@@ -28,7 +28,7 @@ from recovery_plugin.pytest_plugin.judge import CheckJudge
 from recovery_plugin.pytest_plugin.protocol import CheapProtocol
 from recovery_plugin.pytest_plugin.slo_items import SLOCheck, with_slo_items
 from recovery_plugin.redact import Redactor
-from recovery_plugin.report.result import VerificationResult, summarise
+from recovery_plugin.report.result import NO_HOOKS, ReportHooks, VerificationResult, summarise
 
 if TYPE_CHECKING:  # httpx is imported only once the plugin is enabled
     from recovery_plugin.http.arrivals import Arrivals
@@ -36,7 +36,14 @@ if TYPE_CHECKING:  # httpx is imported only once the plugin is enabled
     from recovery_plugin.http.capture_file import CaptureFileStream
     from recovery_plugin.http.fetch import Capture, Target
 
-__all__ = ["SESSION", "SESSION_SPEC", "PytestReportHooks", "SessionSpec", "VerificationSession"]
+__all__ = [
+    "SESSION",
+    "SESSION_SPEC",
+    "PytestReportHooks",
+    "SessionSpec",
+    "VerificationSession",
+    "report_hooks",
+]
 
 SESSION_SPEC = pytest.StashKey["SessionSpec"]()
 SESSION = pytest.StashKey["VerificationSession"]()
@@ -82,6 +89,21 @@ class PytestReportHooks:
 
     def last_look(self, report: dict[str, Any]) -> None:
         self._hook.pytest_recovery_report(report=report)
+
+
+_REPORT_HOOKS = ("pytest_recovery_checklist", "pytest_recovery_report")
+
+
+def report_hooks(hook: Any) -> ReportHooks:
+    """The relay of the report hooks; none when no plugin implements them. The relay keeps the
+    session's plugin manager, and so every plugin with what it kept of the session (the items,
+    the terminal's reports, json-report's records: most of the memory of 100,000 checks), alive
+    until the report is finished."""
+    try:
+        implemented = any(getattr(hook, name).get_hookimpls() for name in _REPORT_HOOKS)
+    except AttributeError:  # not a pluggy hook relay we know: relay as always
+        implemented = True
+    return PytestReportHooks(hook) if implemented else NO_HOOKS
 
 
 class VerificationSession:
@@ -317,5 +339,5 @@ class VerificationSession:
             verification=verification,
             readiness=self.readiness.to_dict() if self.readiness else None,
             duration_s=float(verification["duration_s"]),
-            hooks=PytestReportHooks(self.config.hook),
+            hooks=report_hooks(self.config.hook),
         )
