@@ -40,6 +40,11 @@ class Arrivals:
     The producer calls :meth:`_ready` once (after the readiness wait), :meth:`_add` or
     :meth:`_fail` per target, and :meth:`_finish` at the end (with the error that ended it
     early, if one did). Readers call :meth:`get`, :meth:`release` and :meth:`wait`.
+
+    A producer that can pause (the child process's reader) calls :meth:`_await_room` before
+    taking the next capture: with :meth:`hold_at_most` set, it waits while that many captures
+    wait to be judged and released, unless a reader waits for one that has not arrived (or for
+    all of them): a capture file of 100,000 checks is never all in memory at once.
     """
 
     def __init__(
@@ -57,9 +62,14 @@ class Arrivals:
         self.stream = stream
         self.readiness: Readiness | None = None
         self._targets = {t.key: t for t in targets}
-        self._arrived: dict[CaptureKey, Capture] = {}
+        self._arrived: dict[CaptureKey, Capture | None] = {}
+        """Each capture that has arrived; None once released (its key stays: it did arrive)."""
         self._failed: dict[CaptureKey, BaseException] = {}
-        self._released: set[CaptureKey] = set()
+        self._released = 0
+        self._held = 0  # captures arrived and not released
+        self._window: int | None = None
+        self._waiting = 0  # readers waiting for a capture that has not arrived
+        self._draining = False  # a reader waits for every capture, or the batch is closing
         self._changed = threading.Condition()
         self._done = False
         self._error: BaseException | None = None
@@ -82,8 +92,26 @@ class Arrivals:
 
     def _add(self, key: CaptureKey, capture: Capture) -> None:
         with self._changed:
+            if self._arrived.get(key) is None:
+                self._held += 1
             self._arrived[key] = capture
             self._changed.notify_all()
+
+    def _await_room(self, stop: Callable[[], bool], poll_s: float = 0.1) -> None:
+        """Wait until the readers have room for another capture (see :meth:`hold_at_most`),
+        or ``stop()`` is true (checked every ``poll_s``). Once full, the producer waits until
+        half the window is free: it wakes once per half window, not once per check."""
+        with self._changed:
+            if self._window is None or self._held < self._window:
+                return
+            while (
+                self._window is not None
+                and self._held > self._window // 2
+                and not self._waiting
+                and not self._draining
+                and not stop()
+            ):
+                self._changed.wait(poll_s)
 
     def _fail(self, key: CaptureKey, exc: BaseException) -> None:
         with self._changed:
@@ -115,10 +143,16 @@ class Arrivals:
             self._submitted.wait()
             return None
         with self._changed:
-            while key not in self._arrived and key not in self._failed and not self._done:
-                if key in self._released:
-                    return None
-                self._changed.wait()
+            if key not in self._arrived and key not in self._failed and not self._done:
+                self._waiting += 1
+                self._changed.notify_all()  # a paused producer goes on until it has arrived
+                try:
+                    while key not in self._arrived and key not in self._failed and not self._done:
+                        self._changed.wait()
+                finally:
+                    self._waiting -= 1
+            if key in self._arrived and self._arrived[key] is None:
+                return None  # released: fetched anew by the caller
             capture = self._arrived.get(key)
             failure = self._failed.get(key)
         if failure is not None:
@@ -132,25 +166,46 @@ class Arrivals:
     def release(self, target: Target) -> None:
         """Forget ``target``'s capture once it has been judged and written to the capture file
         (memory stays bounded with 100,000 checks); asked for again, it is fetched anew."""
+        key = target.key
         with self._changed:
-            if self._arrived.pop(target.key, None) is not None:
-                self._released.add(target.key)
+            if self._arrived.get(key) is not None:
+                self._arrived[key] = None  # the dict keeps its own key: nothing new is kept
+                self._released += 1
+                self._held -= 1
+                if self._window is not None and self._held == self._window // 2:
+                    self._changed.notify_all()  # a paused producer may go on
+
+    def hold_at_most(self, window: int | None) -> None:
+        """Let a pausing producer run ahead of the readers by at most ``window`` captures not
+        yet released (None: no limit). Only worth it when readers release what they judged."""
+        with self._changed:
+            self._window = window if window is None else max(2, window)
+            self._changed.notify_all()
 
     @property
     def released(self) -> bool:
         """Some capture was released: :meth:`wait` no longer holds every capture."""
         return bool(self._released)
 
+    def _drain(self) -> None:
+        """No more pausing: a reader waits for every capture, or the batch is closing."""
+        with self._changed:
+            self._draining = True
+            self._changed.notify_all()
+
     def wait(self) -> dict[CaptureKey, Capture]:
         """Every capture of the batch (in the targets' order), once all have arrived."""
+        self._drain()
         self._join()
         captures = {}
         for key, target in self._targets.items():
             if key in self._arrived:
-                captures[key] = self._arrived[key]
+                capture = self._arrived[key]
+                if capture is not None:
+                    captures[key] = capture
             elif key in self._failed:
                 captures[key] = self._unavailable(target, self._failed[key])
-            elif self._error is not None and key not in self._released:
+            elif self._error is not None:
                 captures[key] = self._unavailable(target, self._error)
         return captures
 

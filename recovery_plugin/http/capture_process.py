@@ -134,7 +134,13 @@ class ProcessCaptureBatch(Arrivals):
                 proc.stdin.flush()  # kept open: its end of file tells the child we are gone
             except OSError:
                 pass  # the child is gone already: its exit says why
-            while (frame := _read_frame(proc.stdout)) is not None:
+            job = b""  # not kept while reading (100,000 targets pickle to ~10 MB)
+            while True:
+                # Paused, the child blocks on a full pipe and stops fetching until there is room.
+                self._await_room(self.cancel.is_set)
+                frame = _read_frame(proc.stdout)
+                if frame is None:
+                    break
                 kind, payload = frame
                 if kind == "end":
                     self._concurrency, message = payload
@@ -159,16 +165,27 @@ class ProcessCaptureBatch(Arrivals):
             self._ready(payload)
         elif kind == "capture":
             key, sent = payload
+            key = self._own_key(key, sent)
             capture = Capture(**sent, redactor=self.redactor)
             try:
                 self._arrive(capture)
             except BaseException as exc:  # as in-process: a failing hook fails that target
-                self._fail(tuple(key), exc)
+                self._fail(key, exc)
                 return
-            self._add(tuple(key), capture)
+            self._add(key, capture)
         elif kind == "failed":
             key, message = payload
-            self._fail(tuple(key), CaptureProcessError(self.redactor.text(message)))
+            self._fail(self._own_key(key), CaptureProcessError(self.redactor.text(message)))
+
+    def _own_key(self, key: Any, sent: dict[str, Any] | None = None) -> CaptureKey:
+        """The target's own key (and name and id in ``sent``) for the frame's copies: what is
+        kept of a capture after it is released then shares the target's strings."""
+        target = self._targets.get(tuple(key))
+        if target is None:
+            return (str(key[0]), key[1])
+        if sent is not None:
+            sent["name"], sent["matchup_id"] = target.name, target.matchup_id
+        return target.key
 
     def _stop_on_cancel(self) -> None:
         while not self._done:
@@ -189,6 +206,7 @@ class ProcessCaptureBatch(Arrivals):
 
     def close(self) -> None:
         """Stop the child if it is still capturing (the session ended before it was done)."""
+        self._drain()
         if self._proc is not None:
             self._stop(self._proc)
 

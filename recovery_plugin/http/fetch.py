@@ -48,13 +48,18 @@ CaptureKey = tuple[str, str | None]
 """``(endpoint name, matchup id)``: how captures of one run are told apart."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per check, held all session: no __dict__ each
 class Target:
     """One request to make: an endpoint, for one matchup id when its path names one."""
 
     name: str
     path_template: str
     matchup_id: str | None = None
+    _key: CaptureKey = field(init=False, repr=False, compare=False)
+    """One tuple for the target's life: every map of captures by key shares it."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_key", (self.name, self.matchup_id))
 
     @property
     def path(self) -> str:
@@ -64,10 +69,10 @@ class Target:
 
     @property
     def key(self) -> CaptureKey:
-        return (self.name, self.matchup_id)
+        return self._key
 
 
-@dataclass
+@dataclass(slots=True)  # thousands may wait to be judged at once: no __dict__ each
 class Capture:
     """One response, raw: the checks judge ``headers`` and ``body`` exactly as the service sent
     them. :meth:`to_dict` is what is written, masked by the capture's redactor."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from recovery_plugin.pytest_plugin.judge import CheckJudge
+    from recovery_plugin.redact import Redactor
 
 __all__ = ["DETAIL_KEYS", "add_check_details"]
 
@@ -27,7 +28,14 @@ def add_check_details(
         found = metadata.get(test.get("nodeid"), {})
         for key in DETAIL_KEYS:
             if key in found:
-                test[key] = json.loads(redactor.text(json.dumps(found[key], ensure_ascii=False)))
+                test[key] = _masked(found[key], redactor)
     contract = judge.contract_summary()
     if contract is not None:
         verification["contract"] = contract
+
+
+def _masked(value: Any, redactor: Redactor) -> Any:
+    """``value`` as JSON with every secret masked: ``value`` itself when that is what it already
+    is (keeping a copy of every check's details, 100,000 of them, would double what is kept)."""
+    copy = json.loads(redactor.text(json.dumps(value, ensure_ascii=False)))
+    return value if copy == value else copy

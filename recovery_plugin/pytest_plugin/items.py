@@ -26,6 +26,7 @@ COLLECTOR_NAME = "recovery"
 """The generated checks' collector: their node ids are ``recovery::<endpoint>[<matchup id>]``."""
 
 CaptureSource = Callable[["Target"], "Capture"]
+Location = tuple[str, int | None, str]
 Judge = Callable[["EndpointCheck"], list[str]]
 
 
@@ -85,6 +86,7 @@ class EndpointCheck(pytest.Item):
         self.spec = spec
         self.matchup_id = matchup_id
         self._capture_for = capture_for
+        self._location: Location | None = None
         from recovery_plugin.http.fetch import Target
 
         self.target = Target(spec.name, spec.path, matchup_id if spec.per_matchup else None)
@@ -109,3 +111,25 @@ class EndpointCheck(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"{self.name}: GET {self.target.path}"
+
+    @property
+    def location(self) -> Location:
+        """pytest's ``Item.location``, kept in an attribute of our own: pytest caches it with a
+        ``functools.cached_property``, whose write to the instance ``__dict__`` turns each
+        item's compact attribute storage into a full dict (~0.7 kB an item, kept all session)."""
+        location = self._location
+        if location is None:
+            compute = _PYTEST_LOCATION
+            location = self._location = compute(self) if compute else super().location
+        return location
+
+
+def _pytest_location() -> Callable[[pytest.Item], Location] | None:
+    """The function behind pytest's ``Item.location``; None (use pytest's own, cached as it
+    caches it) when this pytest defines it otherwise."""
+    descriptor = vars(pytest.Item).get("location")
+    function = getattr(descriptor, "func", None) or getattr(descriptor, "fget", None)
+    return function if callable(function) else None
+
+
+_PYTEST_LOCATION = _pytest_location()

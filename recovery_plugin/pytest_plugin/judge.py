@@ -43,7 +43,7 @@ class JudgedRun(Protocol):
     cancel: threading.Event
 
 
-@dataclass
+@dataclass(slots=True)
 class CheckRecord:
     """What the report keeps of one check beyond its outcome."""
 

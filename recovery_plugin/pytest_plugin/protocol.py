@@ -6,7 +6,8 @@ pytest's own plugins, pytest-json-report and ours listens to those phases, and t
 no marker that a phase would act on (skip, xfail, usefixtures, ...), the check runs its call
 phase through the usual hooks and the setup and teardown phases are reported as passed,
 through ``pytest_runtest_logreport``: JUnit XML, pytest-json-report and user hooks still see
-the three reports of every item. Anything else gets pytest's own protocol.
+the three reports of every item. Anything else gets pytest's own protocol. Once every hook has
+seen them, what the session would keep of the reports is trimmed (see ``kept_reports``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import pytest
+
+from recovery_plugin.pytest_plugin.kept_reports import KeptReports
 
 __all__ = ["CheapProtocol"]
 
@@ -47,6 +50,7 @@ class CheapProtocol:
     def __init__(self, own_marker: str) -> None:
         self._own_marker = own_marker
         self._phases_quiet: dict[object, bool] = {}
+        self._kept: KeptReports | None = None
 
     def applies(self, item: pytest.Item) -> bool:
         if any(mark.name != self._own_marker for mark in item.iter_markers()):
@@ -71,11 +75,18 @@ class CheapProtocol:
 
     def run(self, item: pytest.Item) -> None:
         ihook = item.ihook
+        kept = self._kept
+        if kept is None:
+            kept = self._kept = KeptReports(item.config)
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         keywords = {name: 1 for name in item.keywords}
-        ihook.pytest_runtest_logreport(report=self._passed(item, "setup", keywords))
-        self._call(item)
-        ihook.pytest_runtest_logreport(report=self._passed(item, "teardown", keywords))
+        setup = self._passed(item, "setup", keywords)
+        ihook.pytest_runtest_logreport(report=setup)
+        kept.reported_stand_in(setup)
+        kept.reported_call(self._call(item))
+        teardown = self._passed(item, "teardown", keywords)
+        ihook.pytest_runtest_logreport(report=teardown)
+        kept.reported_stand_in(teardown)
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
 
     @staticmethod
@@ -98,7 +109,7 @@ class CheapProtocol:
         )
 
     @staticmethod
-    def _call(item: pytest.Item) -> None:
+    def _call(item: pytest.Item) -> pytest.TestReport:
         """The call phase exactly as pytest runs it (``_pytest.runner.call_and_report``)."""
         ihook = item.ihook
         reraise: tuple[type[BaseException], ...] = (pytest.exit.Exception,)
@@ -115,3 +126,4 @@ class CheapProtocol:
         )
         if interactive:
             ihook.pytest_exception_interact(node=item, call=call, report=report)
+        return report

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +29,7 @@ from recovery_plugin.pytest_plugin.protocol import CheapProtocol
 from recovery_plugin.pytest_plugin.slo_items import SLOCheck, with_slo_items
 from recovery_plugin.records import dataclass
 from recovery_plugin.redact import Redactor
-from recovery_plugin.report.result import VerificationResult, summarise
+from recovery_plugin.report.result import NO_HOOKS, ReportHooks, VerificationResult, summarise
 
 if TYPE_CHECKING:  # httpx is imported only once the plugin is enabled
     from recovery_plugin.http.arrivals import Arrivals
@@ -37,7 +37,14 @@ if TYPE_CHECKING:  # httpx is imported only once the plugin is enabled
     from recovery_plugin.http.capture_file import CaptureFileStream
     from recovery_plugin.http.fetch import Capture, Target
 
-__all__ = ["SESSION", "SESSION_SPEC", "PytestReportHooks", "SessionSpec", "VerificationSession"]
+__all__ = [
+    "SESSION",
+    "SESSION_SPEC",
+    "PytestReportHooks",
+    "SessionSpec",
+    "VerificationSession",
+    "report_hooks",
+]
 
 SESSION_SPEC = pytest.StashKey["SessionSpec"]()
 SESSION = pytest.StashKey["VerificationSession"]()
@@ -83,6 +90,21 @@ class PytestReportHooks:
 
     def last_look(self, report: dict[str, Any]) -> None:
         self._hook.pytest_recovery_report(report=report)
+
+
+_REPORT_HOOKS = ("pytest_recovery_checklist", "pytest_recovery_report")
+
+
+def report_hooks(hook: Any) -> ReportHooks:
+    """The relay of the report hooks; none when no plugin implements them. The relay keeps the
+    session's plugin manager, and so every plugin with what it kept of the session (the items,
+    the terminal's reports, json-report's records: most of the memory of 100,000 checks), alive
+    until the report is finished."""
+    try:
+        implemented = any(getattr(hook, name).get_hookimpls() for name in _REPORT_HOOKS)
+    except AttributeError:  # not a pluggy hook relay we know: relay as always
+        implemented = True
+    return PytestReportHooks(hook) if implemented else NO_HOOKS
 
 
 class VerificationSession:
@@ -137,6 +159,9 @@ class VerificationSession:
         # Only generated checks in the session: nobody reads a capture again once its check has
         # judged it (users' check files iterate over every capture: then all are kept).
         self._only_generated = all(isinstance(i, (EndpointCheck, SLOCheck)) for i in session.items)
+        prefetch = self.context.prefetch
+        if prefetch is not None and not self._releases(prefetch):
+            prefetch.hold_at_most(None)  # every capture is kept: nothing to wait for
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(
@@ -152,10 +177,15 @@ class VerificationSession:
     def _release(self, item: EndpointCheck) -> None:
         """Drop ``item``'s capture from memory when the capture file already holds it."""
         batch = self._batch
-        if not self._only_generated or batch is None or batch.stream is None:
-            return
-        if batch.stream.path == self.context.capture_path:
+        if batch is not None and self._releases(batch):
             batch.release(item.target)
+
+    def _releases(self, batch: Arrivals) -> bool:
+        """Whether each capture of ``batch`` is let go once its check has judged it."""
+        stream = batch.stream
+        return (
+            self._only_generated and stream is not None and stream.path == self.context.capture_path
+        )
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.failed and self.context.on_check is not None:
@@ -265,12 +295,30 @@ class VerificationSession:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> dict[str, Any]:
         if isinstance(item, EndpointCheck):
-            record = self.judge.records.get(item.nodeid)
+            # Handed over: json-report's metadata keeps it from here on (a later phase of the
+            # same item adds its endpoint and id again, the record's keys stay).
+            record = self.judge.records.pop(item.nodeid, None)
             extra = record.to_dict() if record is not None else {}
             return {"endpoint": item.spec.name, "matchup_id": item.matchup_id, **extra}
         if isinstance(item, SLOCheck) and item.result is not None:
             return {"endpoint": item.spec.name, "matchup_id": None, "slo": item.result.to_dict()}
         return {}
+
+    @pytest.hookimpl(optionalhook=True, wrapper=True)
+    def pytest_json_runtest_stage(
+        self, report: pytest.TestReport
+    ) -> Generator[None, dict[str, Any], dict[str, Any]]:
+        """A stage's ``longrepr`` that is the report's own text (a check's reasons) is kept
+        as that one string, not as a second copy rendered from it."""
+        stage = yield
+        longrepr = report.longrepr
+        if (
+            isinstance(longrepr, str)
+            and isinstance(stage, dict)
+            and stage.get("longrepr") == longrepr
+        ):
+            stage["longrepr"] = longrepr
+        return stage
 
     @pytest.hookimpl(optionalhook=True, tryfirst=True)
     def pytest_json_modifyreport(self, json_report: dict[str, Any]) -> None:
@@ -292,5 +340,5 @@ class VerificationSession:
             verification=verification,
             readiness=self.readiness.to_dict() if self.readiness else None,
             duration_s=float(verification["duration_s"]),
-            hooks=PytestReportHooks(self.config.hook),
+            hooks=report_hooks(self.config.hook),
         )

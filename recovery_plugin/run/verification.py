@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +23,7 @@ from recovery_plugin.report.result import VerificationResult
 from recovery_plugin.resolve.context import RunContext, baseline_capture
 
 if TYPE_CHECKING:
+    from recovery_plugin.http.capture_process import ProcessCaptureBatch
     from recovery_plugin.http.fetch import Capture
 
 __all__ = ["run_verification", "session_log_path"]
@@ -29,6 +32,8 @@ _INTERNAL_ERROR = "INTERNALERROR>"
 # The caller's own pytest settings must not reshape the generated session (``-k``, ``--lf``, ...).
 _CALLER_PYTEST_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
 _FLUSH_INTERVAL_S = 0.5
+_CAPTURES_AHEAD = 2000
+"""How far the capture may run ahead of the checks (captures not yet judged and released)."""
 
 
 def session_log_path(run_dir: Path) -> Path:
@@ -111,6 +116,31 @@ def run_verification(
             context.run_dir / CAPTURE_NAME, context.redactor.text(settings.api_base)
         ),
     ).start()
+    # Lifted by the session when it keeps every capture (users' check files read them all).
+    prefetch.hold_at_most(_CAPTURES_AHEAD)
+    before = _last_exception()
+    exitstatus, outcome = _run_session(
+        context, ini, log_path, crash, prefetch, on_capture, on_check
+    )
+    del prefetch  # every capture is in the file: its targets and keys are not needed any more
+    _let_the_session_go(before)
+    return dataclasses.replace(
+        outcome or VerificationResult(exitstatus=exitstatus, verification=None),
+        duration_s=time.monotonic() - started,
+        log_path=str(log_path),
+        internal_error=crash[-1] if crash else None,
+    )
+
+
+def _run_session(
+    context: RunContext,
+    ini: Path,
+    log_path: Path,
+    crash: list[str],
+    prefetch: ProcessCaptureBatch,
+    on_capture: Callable[[Capture], None] | None,
+    on_check: Callable[[bool], None] | None,
+) -> tuple[int, VerificationResult | None]:
     import pytest
     import pytest_jsonreport.plugin as json_report_plugin
     from pytest_jsonreport.plugin import JSONReport
@@ -118,16 +148,17 @@ def run_verification(
     import recovery_plugin.plugin as recovery_plugin_module
     from recovery_plugin.pytest_plugin.session import SessionSpec
 
+    settings = context.settings
     spec = SessionSpec(
         base_url=settings.api_base,
         matchup_ids=list(context.matchup_ids),
         endpoints=context.runbook.endpoints,
-        capture=capture_spec,
+        capture=context.capture_spec,
         redactor=context.redactor,
         capture_path=context.run_dir / CAPTURE_NAME,
         on_capture=on_capture,
         on_check=on_check,
-        cancel=cancel,
+        cancel=prefetch.cancel,
         prefetch=prefetch,
         baseline_path=baseline_capture(context),
     )
@@ -145,13 +176,30 @@ def run_verification(
                 if prefetch.stream is not None:
                     prefetch.stream.abandon()  # unless the session put it in place
     session = spec.session
-    outcome = session.result(exitstatus) if session is not None else None
-    return dataclasses.replace(
-        outcome or VerificationResult(exitstatus=exitstatus, verification=None),
-        duration_s=time.monotonic() - started,
-        log_path=str(log_path),
-        internal_error=crash[-1] if crash else None,
-    )
+    return exitstatus, session.result(exitstatus) if session is not None else None
+
+
+_LAST_EXCEPTION = ("last_type", "last_value", "last_traceback", "last_exc")
+
+
+def _last_exception() -> dict[str, object]:
+    return {name: getattr(sys, name, None) for name in _LAST_EXCEPTION}
+
+
+def _let_the_session_go(before: dict[str, object]) -> None:
+    """Free the finished session before the report is built: its items, reports and records
+    (most of the memory of 100,000 checks) are garbage once the session is over, but pytest
+    leaves its last failure in ``sys.last_traceback`` (for a post-mortem), whose frames hold an
+    item and through it the whole session, and the session's objects refer to one another
+    (only the cycle collector frees them)."""
+    for name, value in before.items():
+        if getattr(sys, name, None) is not value:
+            if value is None:
+                with contextlib.suppress(AttributeError):
+                    delattr(sys, name)
+            else:
+                setattr(sys, name, value)
+    gc.collect()
 
 
 def _session_args(context: RunContext, ini: Path) -> list[str]:

@@ -17,8 +17,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from recovery_plugin.records import dataclass
 
 __all__ = ["IngestPayloadError", "IngestRecord", "parse_ingest_payload", "poll_fingerprint"]
 
