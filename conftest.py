@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from recovery_plugin.pytest_plugin.fixtures import LAUNCHER_ENV
 from recovery_plugin.sim.harness import SimulatedService
 
 ROOT = Path(__file__).resolve().parent
@@ -129,3 +130,13 @@ def counting_server() -> Iterator[CountingServer]:
     server.server.shutdown()
     server.server.server_close()
     server.thread.join(5)
+
+
+@pytest.fixture
+def plugin_sessions_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inner pytest sessions (pytester) load our plugins only, and the developer's or CI's own
+    API_BASE_URL, RECOVERY_* ... do not leak into them (under xdist, autoloaded ones see a worker)."""
+    for name in LAUNCHER_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.setenv("PYTEST_PLUGINS", "recovery_plugin.plugin,pytest_jsonreport.plugin")

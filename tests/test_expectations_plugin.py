@@ -8,17 +8,11 @@ from pathlib import Path
 import pytest
 
 from recovery_plugin.names import REPORT_NAME
-from recovery_plugin.pytest_plugin.fixtures import LAUNCHER_ENV, RecoverySim
+from recovery_plugin.pytest_plugin.fixtures import RecoverySim
 from recovery_plugin.sim.data import DEFAULT_MATCHUP_ID
 from recovery_plugin.sim.harness import SimulatedService
 
-
-@pytest.fixture(autouse=True)
-def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in LAUNCHER_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    monkeypatch.setenv("PYTEST_PLUGINS", "recovery_plugin.plugin,pytest_jsonreport.plugin")
+pytestmark = pytest.mark.usefixtures("plugin_sessions_env")
 
 
 def _gate(pytester: pytest.Pytester, sim: SimulatedService, runbook: str) -> pytest.RunResult:

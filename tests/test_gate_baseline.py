@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from recovery_plugin.pytest_plugin.fixtures import LAUNCHER_ENV, RecoverySim, RunBundle
+from recovery_plugin.pytest_plugin.fixtures import RecoverySim, RunBundle
 from recovery_plugin.sim.data import DEFAULT_MATCHUP_ID
 from recovery_plugin.sim.harness import SimulatedService
 
@@ -18,13 +18,7 @@ UNCHANGED = (
 MOVED = "expect_unchanged $.selection_policy_version: changed since the baseline"
 
 
-@pytest.fixture(autouse=True)
-def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The inner sessions load our plugins only (under xdist, autoloaded ones see a worker)."""
-    for name in LAUNCHER_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    monkeypatch.setenv("PYTEST_PLUGINS", "recovery_plugin.plugin,pytest_jsonreport.plugin")
+pytestmark = pytest.mark.usefixtures("plugin_sessions_env")
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 
 from recovery_plugin.pytest_plugin import items
 from recovery_plugin.pytest_plugin.details import add_check_details
-from recovery_plugin.pytest_plugin.fixtures import LAUNCHER_ENV, RecoverySim
+from recovery_plugin.pytest_plugin.fixtures import RecoverySim
 from recovery_plugin.redact import MASK, Redactor
 from recovery_plugin.sim.data import DEFAULT_MATCHUP_ID
 from recovery_plugin.sim.harness import SimulatedService
@@ -51,12 +51,7 @@ def pytest_terminal_summary(terminalreporter):
 """
 
 
-@pytest.fixture(autouse=True)
-def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in LAUNCHER_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    monkeypatch.setenv("PYTEST_PLUGINS", "recovery_plugin.plugin,pytest_jsonreport.plugin")
+pytestmark = pytest.mark.usefixtures("plugin_sessions_env")
 
 
 @pytest.fixture

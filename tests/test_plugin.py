@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from recovery_plugin import __version__
-from recovery_plugin.pytest_plugin.fixtures import LAUNCHER_ENV, RecoverySim
+from recovery_plugin.pytest_plugin.fixtures import RecoverySim
 from recovery_plugin.sim.data import DEFAULT_MATCHUP_ID, MATCHUP_IDS
 from recovery_plugin.sim.harness import SimulatedService
 
@@ -33,13 +33,7 @@ RunPytest = Callable[..., pytest.RunResult]
 DEAD_URL = "http://127.0.0.1:9"  # nothing listens on the discard port
 
 
-@pytest.fixture(autouse=True)
-def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The developer's or CI's own API_BASE_URL, RECOVERY_* ... must not leak into the sessions."""
-    for name in LAUNCHER_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    monkeypatch.setenv("PYTEST_PLUGINS", "recovery_plugin.plugin,pytest_jsonreport.plugin")
+pytestmark = pytest.mark.usefixtures("plugin_sessions_env")
 
 
 def autoload(monkeypatch: pytest.MonkeyPatch) -> None:
