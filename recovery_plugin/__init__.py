@@ -7,8 +7,9 @@ use (PEP 562), so importing the package — which every CLI start does — costs
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from recovery_plugin.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -66,14 +67,4 @@ if TYPE_CHECKING:
     from recovery_plugin.run.pipeline import RunOutcome, execute
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'recovery_plugin' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -79,42 +79,36 @@ def _modelled(cls: type, options: Mapping[str, bool]) -> bool:
     return True
 
 
-def _init_source(fields: list[dataclasses.Field[Any]], frozen: bool, post_init: bool) -> str:
-    """``__init__`` as the standard library writes it (a frozen class sets through ``object``)."""
+def _make_init(
+    cls: type, fields: list[dataclasses.Field[Any]], frozen: bool
+) -> Callable[..., None]:
+    """``__init__`` compiled from the source the standard library writes (a frozen class sets
+    through ``object``); defaults and factories are names in the function's globals."""
+    scope: dict[str, Any] = {
+        "__dataclass_object__": object,
+        "__dataclass_HAS_FACTORY__": _HAS_FACTORY,
+    }
     params = ["self"]
     body = []
     for f in fields:
         value = f.name
+        default = f"__dataclass_dflt_{f.name}__"
         if f.default_factory is not dataclasses.MISSING:
+            scope[default] = f.default_factory
             params.append(f"{f.name}=__dataclass_HAS_FACTORY__")
-            value = f"__dataclass_dflt_{f.name}__() if {f.name} is __dataclass_HAS_FACTORY__ else {f.name}"
+            value = f"{default}() if {f.name} is __dataclass_HAS_FACTORY__ else {f.name}"
         elif f.default is not dataclasses.MISSING:
-            params.append(f"{f.name}=__dataclass_dflt_{f.name}__")
+            scope[default] = f.default
+            params.append(f"{f.name}={default}")
         else:
             params.append(f.name)
         if frozen:
             body.append(f" __dataclass_object__.__setattr__(self,{f.name!r},{value})")
         else:
             body.append(f" self.{f.name}={value}")
-    if post_init:
+    if hasattr(cls, "__post_init__"):
         body.append(" self.__post_init__()")
-    return f"def __init__({','.join(params)}):\n" + ("\n".join(body) or " pass") + "\n"
-
-
-def _make_init(
-    cls: type, fields: list[dataclasses.Field[Any]], frozen: bool
-) -> Callable[..., None]:
-    scope: dict[str, Any] = {
-        "__dataclass_object__": object,
-        "__dataclass_HAS_FACTORY__": _HAS_FACTORY,
-    }
-    for f in fields:
-        if f.default_factory is not dataclasses.MISSING:
-            scope[f"__dataclass_dflt_{f.name}__"] = f.default_factory
-        elif f.default is not dataclasses.MISSING:
-            scope[f"__dataclass_dflt_{f.name}__"] = f.default
-    source = _init_source(fields, frozen, hasattr(cls, "__post_init__"))
-    exec(source, scope)
+    exec(f"def __init__({','.join(params)}):\n" + ("\n".join(body) or " pass") + "\n", scope)
     init: Callable[..., None] = scope["__init__"]
     init.__annotations__ = {f.name: f.type for f in fields} | {"return": None}
     return init

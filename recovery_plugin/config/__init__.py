@@ -7,8 +7,9 @@ first use, so what imports only the option table (``--help``) does not pay for t
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from recovery_plugin.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from recovery_plugin.config.loading import find_config_file as find_config_file
@@ -26,19 +27,19 @@ if TYPE_CHECKING:
     from recovery_plugin.config.schema import placeholders_in as placeholders_in
 
 _HOME = {
-    "find_config_file": "loading",
-    "load_runbook": "loading",
-    "DEFAULT_ENDPOINTS": "profile",
-    "SUMMARY_KEYS": "profile",
-    "default_runbook": "profile",
-    "PLACEHOLDERS": "schema",
-    "STEP_NAMES": "schema",
-    "CaptureSpec": "schema",
-    "EndpointSpec": "schema",
-    "Runbook": "schema",
-    "StepSpec": "schema",
-    "expand": "schema",
-    "placeholders_in": "schema",
+    "find_config_file": "recovery_plugin.config.loading",
+    "load_runbook": "recovery_plugin.config.loading",
+    "DEFAULT_ENDPOINTS": "recovery_plugin.config.profile",
+    "SUMMARY_KEYS": "recovery_plugin.config.profile",
+    "default_runbook": "recovery_plugin.config.profile",
+    "PLACEHOLDERS": "recovery_plugin.config.schema",
+    "STEP_NAMES": "recovery_plugin.config.schema",
+    "CaptureSpec": "recovery_plugin.config.schema",
+    "EndpointSpec": "recovery_plugin.config.schema",
+    "Runbook": "recovery_plugin.config.schema",
+    "StepSpec": "recovery_plugin.config.schema",
+    "expand": "recovery_plugin.config.schema",
+    "placeholders_in": "recovery_plugin.config.schema",
 }
 
 __all__ = [
@@ -58,14 +59,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_HOME])
+__getattr__, __dir__ = lazy_exports(__name__, _HOME)
