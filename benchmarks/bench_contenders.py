@@ -83,8 +83,9 @@ class Contenders:
 
     def capture_phase(self) -> None:
         from recovery_plugin.config import DEFAULT_ENDPOINTS, CaptureSpec
+        from recovery_plugin.http.capture import Target
         from recovery_plugin.http.checks import evaluate
-        from recovery_plugin.http.fetch import Target, capture_all
+        from recovery_plugin.http.fetch import capture_all
         from recovery_plugin.redact import Redactor
 
         n = len(self.ids)

@@ -240,10 +240,16 @@ class Redactor:
         """A masked copy of ``parsed`` (decoded from ``text``), for writing: one pass over the
         text when that is exact, which it is for nearly every body (the common case masks
         nothing and returns ``parsed`` itself)."""
-        if not self._json_plain:
+        masked = self.json_text(text)
+        if masked is None:
             return self.obj(parsed)
-        masked = self.text(text)
         return parsed if masked == text else json.loads(masked)
+
+    def json_text(self, text: str) -> str | None:
+        """The JSON document ``text`` masked as text, still the same JSON but for the masks;
+        None when masking the text would not be exact (a secret JSON escapes when it writes
+        it): then only the decoded document can be masked (:meth:`obj`)."""
+        return self.text(text) if self._json_plain else None
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         """Credentials headers (and any named like a secret) masked whole; others by value."""

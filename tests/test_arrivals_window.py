@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 
 from recovery_plugin.http.arrivals import Arrivals
-from recovery_plugin.http.fetch import Capture, Target
+from recovery_plugin.http.capture import Capture, Target
 from recovery_plugin.redact import Redactor
 
 TARGETS = [Target("matchup", "/m/{matchup_id}", f"id-{n}") for n in range(10)]

@@ -12,7 +12,8 @@ import pytest
 
 from recovery_plugin import BundleResult
 from recovery_plugin.config import CaptureSpec
-from recovery_plugin.http.fetch import Target, fetch
+from recovery_plugin.http.capture import Target
+from recovery_plugin.http.fetch import fetch
 from recovery_plugin.redact import Redactor
 from recovery_plugin.sim.data import MATCHUP_IDS
 from recovery_plugin.sim.harness import SimulatedService

@@ -15,8 +15,9 @@ import pytest
 
 from recovery_plugin.config import CaptureSpec, EndpointSpec
 from recovery_plugin.http.batch import wait_ready
+from recovery_plugin.http.capture import Capture, Target
 from recovery_plugin.http.checks import evaluate
-from recovery_plugin.http.fetch import Capture, Target, capture_all, fetch
+from recovery_plugin.http.fetch import capture_all, fetch
 from recovery_plugin.redact import MASK, Redactor
 
 KOREAN_ID = "2026-서울시장|여론조사/A"

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from recovery_plugin.http.batch import Readiness
+from recovery_plugin.http.capture import Capture
 from recovery_plugin.http.capture_file import CaptureFileStream, read_captures, write_capture_file
-from recovery_plugin.http.fetch import Capture
+from recovery_plugin.redact import MASK, Redactor
 
 KOREAN_ID = "2026-서울시장|여론조사/A"
 
@@ -114,3 +115,48 @@ def test_a_full_disk_under_a_stream_is_raised_at_finish_naming_the_file(tmp_path
     assert raised.value.filename == str(path)
     assert not path.exists()
     assert not list(tmp_path.glob(".*.tmp"))  # the temporary is removed
+
+
+def _decoded(name: str, text: str, redactor: Redactor | None = None) -> Capture:
+    """A capture as the fetch leaves it: the body decoded, and the text it came as."""
+    return Capture(
+        name=name, url=f"http://127.0.0.1:1/{name}", path=f"/{name}", status=200,
+        body=json.loads(text), body_text=text, redactor=redactor or Redactor(),
+    )  # fmt: skip
+
+
+def test_a_json_body_is_written_as_the_text_it_came_as_and_reads_back_the_same(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "api_capture.json"
+    compact = '{"matchup_id":"서울|1","values":[1,2.50,null],"odd":"\\ud800"}'
+    pretty = '{\n  "status": "ok"\n}'
+    captures = [_decoded("matchup", compact), _decoded("health", pretty)]
+
+    write_capture_file(path, "http://127.0.0.1:1", captures)
+
+    text = path.read_text(encoding="utf-8")
+    assert compact in text  # as sent: not decoded and encoded again
+    assert len(text.splitlines()) == 4  # the pretty body was re-encoded: still one line each
+    assert [c["body"] for c in read_captures(path)] == [c.body for c in captures]
+    assert list(read_captures(path)[0])[-1] == "body"  # what the capture was comes first
+
+
+def test_a_secret_in_a_json_body_written_as_text_is_masked(tmp_path: Path) -> None:
+    path = tmp_path / "api_capture.json"
+    plain = Redactor(["tok-12345"])
+    quoted = Redactor(['pass"word-123'])  # JSON escapes it: only the decoded body can be masked
+    captures = [
+        _decoded("plain", '{"token":"tok-12345","n":1}', plain),
+        _decoded("quoted", '{"token":"pass\\"word-123","n":2}', quoted),
+    ]
+
+    write_capture_file(path, "http://127.0.0.1:1", captures)
+
+    text = path.read_text(encoding="utf-8")
+    assert "tok-12345" not in text
+    assert "word-123" not in text
+    assert [c["body"] for c in read_captures(path)] == [
+        {"token": MASK, "n": 1},
+        {"token": MASK, "n": 2},
+    ]

@@ -27,9 +27,9 @@ from conftest import is_gone
 from recovery_plugin.config import CaptureSpec
 from recovery_plugin.config.loading import load_runbook
 from recovery_plugin.http.batch import CaptureBatch
+from recovery_plugin.http.capture import Target, targets_for
 from recovery_plugin.http.capture_file import CaptureFileStream, read_captures
 from recovery_plugin.http.capture_process import ProcessCaptureBatch
-from recovery_plugin.http.fetch import Target, targets_for
 from recovery_plugin.redact import MASK, Redactor
 from recovery_plugin.sim.data import MATCHUP_IDS
 from recovery_plugin.sim.harness import SimulatedService
@@ -183,7 +183,7 @@ PARENT = """\
     import sys, time
     from recovery_plugin.config import CaptureSpec
     from recovery_plugin.http.capture_process import ProcessCaptureBatch
-    from recovery_plugin.http.fetch import Target
+    from recovery_plugin.http.capture import Target
     from recovery_plugin.redact import Redactor
     batch = ProcessCaptureBatch(
         sys.argv[1], [Target("slow", "/slow")], CaptureSpec(timeout=60.0),

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from recovery_plugin.config import DEFAULT_ENDPOINTS, EndpointSpec
+from recovery_plugin.http.capture import Capture
 from recovery_plugin.http.checks import evaluate, expected_json
-from recovery_plugin.http.fetch import Capture
 
 KOREAN_ID = "2026-서울시장|여론조사/A"
 

@@ -11,8 +11,9 @@ from collections.abc import Iterator
 import pytest
 
 from recovery_plugin.config import CaptureSpec, EndpointSpec
+from recovery_plugin.http.capture import Capture, Target
 from recovery_plugin.http.checks import evaluate
-from recovery_plugin.http.fetch import Capture, Target, capture_all
+from recovery_plugin.http.fetch import capture_all
 from recovery_plugin.redact import Redactor
 
 SPEC = CaptureSpec(timeout=5.0, concurrency=1)

@@ -8,9 +8,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from recovery_plugin.config import CaptureSpec, EndpointSpec
+from recovery_plugin.http.capture import Capture, Target
 from recovery_plugin.http.checks import CheckContext, evaluate
 from recovery_plugin.http.expectations import expectations_of
-from recovery_plugin.http.fetch import Capture, Target
 from recovery_plugin.names import BEFORE_CAPTURE_NAME, CAPTURE_NAME
 from recovery_plugin.pytest_plugin.judge import CheckJudge
 from recovery_plugin.redact import Redactor

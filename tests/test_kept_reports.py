@@ -162,3 +162,29 @@ def test_a_checks_details_are_kept_once_unless_masking_changed_them() -> None:
     assert first["groups"] is plain["groups"]  # nothing to mask: the same object, not a copy
     assert second["groups"] == [{"name": "response", "outcome": "failed", "reasons": [MASK]}]
     assert secret["groups"][0]["reasons"] == ["tok-9c8b7a6d"]  # json-report's own stays as it was
+
+
+def test_json_report_stages_are_what_json_report_would_write(
+    unhealthy: SimulatedService, pytester: pytest.Pytester
+) -> None:
+    pytester.makepyfile(test_team="def test_user():\n    assert 1 == 2\n")
+    json_file = pytester.path / "report.json"
+
+    result = _run(pytester, unhealthy, "--json-report", f"--json-report-file={json_file}")
+
+    result.assert_outcomes(passed=2, failed=2)
+    tests = {t["nodeid"]: t for t in json.loads(json_file.read_text("utf-8"))["tests"]}
+    health = tests["recovery::health"]
+    for when in ("setup", "call", "teardown"):
+        assert health[when].keys() == {"duration", "outcome"}
+        assert health[when]["outcome"] == "passed"
+    summary_call = tests["recovery::summary"]["call"]
+    assert summary_call["outcome"] == "failed"
+    assert summary_call["longrepr"].startswith(
+        "GET /api/v1/dashboard/summary: status mismatch: expected 200, got 500"
+    )
+    assert "crash" not in summary_call
+    # A traceback is json-report's to render: the team's own failing test keeps its crash line.
+    user_call = tests["test_team.py::test_user"]["call"]
+    assert user_call["crash"]["path"].endswith("test_team.py")
+    assert "assert 1 == 2" in user_call["longrepr"]

@@ -194,11 +194,15 @@ def test_an_inert_session_does_not_import_httpx(
     inert = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
     inert.assert_outcomes(passed=1)
     assert _heavy(inert) == "HEAVY []"
-    # The probe can see them: enabling the plugin (only collecting) does import httpx.
+    # Enabled and collecting its checks, it still needs no HTTP client: only a capture does.
     enabled = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "--recovery-base-url", DEAD_URL, "--collect-only", timeout=120
     )
-    assert "'httpx'" in _heavy(enabled)
+    assert "'httpx'" not in _heavy(enabled)
+    # The probe can see them: a test file that imports httpx shows it.
+    pytester.makepyfile(test_client="import httpx\n\ndef test_two():\n    pass\n")
+    seen = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
+    assert "'httpx'" in _heavy(seen)
     # With every installed plugin auto-loaded, ours adds nothing to what the others import.
     autoload(monkeypatch)
     everything = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)

@@ -10,9 +10,10 @@ import httpx
 
 from recovery_plugin import BundleResult
 from recovery_plugin.config import EndpointSpec
+from recovery_plugin.http.capture import Capture, Target
 from recovery_plugin.http.capture_file import read_captures, write_capture_file
 from recovery_plugin.http.checks import evaluate
-from recovery_plugin.http.fetch import Capture, Target, fetch
+from recovery_plugin.http.fetch import fetch
 from recovery_plugin.redact import MASK, Redactor
 from recovery_plugin.sim.harness import SimulatedService
 

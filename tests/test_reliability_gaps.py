@@ -123,7 +123,8 @@ def gzip_bomb_url() -> Iterator[str]:
 
 def test_a_gzip_bomb_is_cut_at_the_cap_and_memory_stays_bounded(gzip_bomb_url: str) -> None:
     from recovery_plugin.config.schema import CaptureSpec
-    from recovery_plugin.http.fetch import Target, fetch, make_client
+    from recovery_plugin.http.capture import Target
+    from recovery_plugin.http.fetch import fetch, make_client
 
     spec = CaptureSpec(max_body_bytes=_CAP, timeout=30.0)
     tracemalloc.start()

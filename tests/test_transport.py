@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from recovery_plugin.http.fetch import Target, fetch
+from recovery_plugin.http.capture import Target
+from recovery_plugin.http.fetch import fetch
 from recovery_plugin.http.transport import LeanTransport
 from recovery_plugin.http.wire import Connection
 from recovery_plugin.redact import Redactor

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, field
 from typing import TYPE_CHECKING, Any
 
-from recovery_plugin.http.fetch import Capture, CaptureKey, Target
+from recovery_plugin.http.capture import Capture, CaptureKey, Target
 from recovery_plugin.records import dataclass
 from recovery_plugin.redact import Redactor
 

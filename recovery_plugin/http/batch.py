@@ -12,10 +12,9 @@ import httpx
 from recovery_plugin.clock import interruptible_sleep, now_iso
 from recovery_plugin.config import CaptureSpec
 from recovery_plugin.http.arrivals import Arrivals, Readiness
+from recovery_plugin.http.capture import Capture, Target
 from recovery_plugin.http.concurrency import AdaptiveLimit
 from recovery_plugin.http.fetch import (
-    Capture,
-    Target,
     describe_error,
     error_kind,
     fetch_each,

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from recovery_plugin.http.arrivals import Arrivals
-from recovery_plugin.http.fetch import Capture, CaptureKey, Target
+from recovery_plugin.http.capture import Capture, CaptureKey, Target
 from recovery_plugin.records import dataclass
 from recovery_plugin.redact import Redactor
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from recovery_plugin.config import EndpointSpec
-from recovery_plugin.http.fetch import Capture
+from recovery_plugin.http.capture import Capture
 from recovery_plugin.http.groups import Groups, flatten
 from recovery_plugin.http.verdicts import CheckContext, more_reasons
 

@@ -1,4 +1,4 @@
-"""Fetching endpoints with httpx: what to request, one request, and every target once.
+"""Fetching endpoints with httpx: one request, and every target once.
 
 Every failure becomes data on the :class:`Capture` (``error.kind``), never an exception: one
 failing endpoint must not stop the others, and the checks turn each kind into a precise reason.
@@ -11,112 +11,32 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import field, fields
 from http.client import RemoteDisconnected
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 
 from recovery_plugin.clock import now_iso
-from recovery_plugin.config import CaptureSpec, EndpointSpec
+from recovery_plugin.config import CaptureSpec
 from recovery_plugin.http.bounded_body import read_capped
-from recovery_plugin.ids import path_segment
-from recovery_plugin.records import dataclass
+from recovery_plugin.http.capture import Capture, CaptureKey, Target
 from recovery_plugin.redact import Redactor
 
 if TYPE_CHECKING:
     from recovery_plugin.http.transport import LeanTransport
 
 __all__ = [
-    "Capture",
-    "CaptureKey",
-    "Target",
     "capture_all",
     "describe_error",
     "error_kind",
     "fetch",
     "fetch_each",
     "make_client",
-    "targets_for",
 ]
 
 _PREVIEW_CHARS = 2000
-
-CaptureKey = tuple[str, str | None]
-"""``(endpoint name, matchup id)``: how captures of one run are told apart."""
-
-
-@dataclass(frozen=True, slots=True)  # one per check, held all session: no __dict__ each
-class Target:
-    """One request to make: an endpoint, for one matchup id when its path names one."""
-
-    name: str
-    path_template: str
-    matchup_id: str | None = None
-    _key: CaptureKey = field(init=False, repr=False, compare=False)
-    """One tuple for the target's life: every map of captures by key shares it."""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_key", (self.name, self.matchup_id))
-
-    @property
-    def path(self) -> str:
-        if self.matchup_id is None:
-            return self.path_template
-        return self.path_template.replace("{matchup_id}", path_segment(self.matchup_id))
-
-    @property
-    def key(self) -> CaptureKey:
-        return self._key
-
-
-@dataclass(slots=True)  # thousands may wait to be judged at once: no __dict__ each
-class Capture:
-    """One response, raw: the checks judge ``headers`` and ``body`` exactly as the service sent
-    them. :meth:`to_dict` is what is written, masked by the capture's redactor."""
-
-    name: str
-    url: str
-    path: str
-    matchup_id: str | None = None
-    method: str = "GET"
-    captured_at: str = ""
-    status: int | None = None
-    elapsed_s: float = 0.0
-    headers: dict[str, str] = field(default_factory=dict)
-    body: Any = None
-    body_bytes: int = 0
-    truncated: bool = False
-    error: dict[str, str] | None = None
-    """Transport failure: ``{"kind": ..., "message": ...}`` (no response at all)."""
-    decode_error: dict[str, str] | None = None
-    """The response came but its body is not UTF-8 JSON: ``{"kind": "not_utf8"|"invalid_json", ...}``."""
-    redactor: Redactor = field(default_factory=Redactor, repr=False, compare=False)
-    """Masks what is written of this capture (never what is judged)."""
-    body_text: str | None = field(default=None, repr=False, compare=False)
-    """The JSON text ``body`` was decoded from: one pass masks it (see ``Redactor.json_document``)."""
-
-    def mask(self, text: str) -> str:
-        """``text`` (a reason, a message about this capture) masked for writing."""
-        return self.redactor.text(text)
-
-    def to_dict(self) -> dict[str, Any]:
-        """What is written of the capture: every secret in its headers and body masked."""
-        # Shallow on purpose: asdict() would deep-copy every body (0.3 s for 1,000 matchups).
-        written = {f.name: getattr(self, f.name) for f in fields(self) if f.name in _WRITTEN}
-        written["headers"] = self.redactor.headers(self.headers)
-        if isinstance(self.body, str):
-            written["body"] = self.redactor.text(self.body)
-        elif self.body_text is not None:
-            written["body"] = self.redactor.json_document(self.body_text, self.body)
-        else:
-            written["body"] = self.redactor.obj(self.body)
-        return written
-
-
-_WRITTEN = tuple(f.name for f in fields(Capture) if f.name not in ("redactor", "body_text"))
 
 
 def make_client(
@@ -140,15 +60,6 @@ def lean_transport(spec: CaptureSpec) -> LeanTransport:
     return LeanTransport(
         max_body_bytes=spec.max_body_bytes, max_idle_per_origin=max(1, spec.concurrency)
     )
-
-
-def targets_for(endpoints: Iterable[EndpointSpec], matchup_ids: Sequence[str]) -> list[Target]:
-    """One target per endpoint, and one per matchup id for a path that names ``{matchup_id}``."""
-    targets = []
-    for endpoint in endpoints:
-        ids: list[str | None] = list(matchup_ids) if endpoint.per_matchup else [None]
-        targets += [Target(endpoint.name, endpoint.path, matchup_id) for matchup_id in ids]
-    return targets
 
 
 def fetch(

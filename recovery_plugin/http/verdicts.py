@@ -19,8 +19,8 @@ from recovery_plugin.http.latency import check_max_ms
 from recovery_plugin.records import dataclass
 
 if TYPE_CHECKING:
+    from recovery_plugin.http.capture import Capture
     from recovery_plugin.http.contract import OpenAPILoad, SchemaContract
-    from recovery_plugin.http.fetch import Capture
 
 __all__ = ["NO_BASELINE", "CheckContext", "more_reasons"]
 

@@ -11,7 +11,7 @@ from recovery_plugin.pytest_plugin.session import SESSION, VerificationSession
 
 if TYPE_CHECKING:
     from recovery_plugin.http.batch import Readiness
-    from recovery_plugin.http.fetch import Capture
+    from recovery_plugin.http.capture import Capture
 
 __all__ = ["CaptureView", "recovery_captures"]
 
@@ -43,7 +43,7 @@ class CaptureView:
             raise KeyError(f"no endpoint named {endpoint!r} (known: {known})")
         if spec.per_matchup and matchup_id is None:
             raise KeyError(f"endpoint {endpoint!r} is per matchup: give a matchup_id")
-        from recovery_plugin.http.fetch import Target
+        from recovery_plugin.http.capture import Target
 
         target = Target(spec.name, spec.path, matchup_id if spec.per_matchup else None)
         return self._session.capture_for(target)

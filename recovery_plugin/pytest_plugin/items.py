@@ -17,7 +17,7 @@ from recovery_plugin.config import EndpointSpec
 from recovery_plugin.ids import printable
 
 if TYPE_CHECKING:
-    from recovery_plugin.http.fetch import Capture, Target
+    from recovery_plugin.http.capture import Capture, Target
 
 __all__ = ["COLLECTOR_NAME", "MARKER", "CheckFailed", "EndpointCheck", "RecoveryChecks"]
 
@@ -87,7 +87,7 @@ class EndpointCheck(pytest.Item):
         self.matchup_id = matchup_id
         self._capture_for = capture_for
         self._location: Location | None = None
-        from recovery_plugin.http.fetch import Target
+        from recovery_plugin.http.capture import Target
 
         self.target = Target(spec.name, spec.path, matchup_id if spec.per_matchup else None)
         self.add_marker(pytest.mark.recovery_check(spec.name, matchup_id))

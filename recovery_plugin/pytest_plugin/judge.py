@@ -19,10 +19,10 @@ from recovery_plugin.records import dataclass
 
 if TYPE_CHECKING:
     from recovery_plugin.config import CaptureSpec, EndpointSpec
+    from recovery_plugin.http.capture import Capture, Target
     from recovery_plugin.http.checks import CheckContext
     from recovery_plugin.http.contract import OpenAPILoad, SchemaContract
     from recovery_plugin.http.expectations import Expectations
-    from recovery_plugin.http.fetch import Capture, Target
     from recovery_plugin.http.latency import Sample
     from recovery_plugin.http.poll import Observation
     from recovery_plugin.pytest_plugin.items import EndpointCheck

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,8 +34,8 @@ from recovery_plugin.report.result import NO_HOOKS, ReportHooks, VerificationRes
 if TYPE_CHECKING:  # httpx is imported only once the plugin is enabled
     from recovery_plugin.http.arrivals import Arrivals
     from recovery_plugin.http.batch import Readiness
+    from recovery_plugin.http.capture import Capture, Target
     from recovery_plugin.http.capture_file import CaptureFileStream
-    from recovery_plugin.http.fetch import Capture, Target
 
 __all__ = [
     "SESSION",
@@ -200,11 +200,11 @@ class VerificationSession:
     def batch(self) -> Arrivals:
         """The session's capture batch: the launcher's (started before the session), or one
         started here for the selected checks when the first check or fixture needs it."""
-        from recovery_plugin.http.batch import CaptureBatch
-
         with self._lock:
             if self._batch is None:
                 context = self.context
+                if context.prefetch is None:
+                    from recovery_plugin.http.batch import CaptureBatch  # loads httpx
                 self._batch = (
                     context.prefetch
                     or CaptureBatch(
@@ -231,8 +231,6 @@ class VerificationSession:
     def capture_for(self, target: Target) -> Capture:
         """``target``'s capture: from the batch as soon as it arrives, else fetched on its own
         (a check a hook added or moved, or one asked for outside the selection)."""
-        from recovery_plugin.http.fetch import fetch, make_client
-
         batch = self.batch()
         capture = batch.get(target)
         self.readiness = batch.readiness
@@ -241,6 +239,8 @@ class VerificationSession:
         with self._lock:
             extra = self._extra.get(target.key)
             if extra is None or extra.path != target.path:
+                from recovery_plugin.http.fetch import fetch, make_client  # loads httpx
+
                 with make_client(self.context.capture) as client:
                     extra = fetch(
                         client,
@@ -304,21 +304,23 @@ class VerificationSession:
             return {"endpoint": item.spec.name, "matchup_id": None, "slo": item.result.to_dict()}
         return {}
 
-    @pytest.hookimpl(optionalhook=True, wrapper=True)
-    def pytest_json_runtest_stage(
-        self, report: pytest.TestReport
-    ) -> Generator[None, dict[str, Any], dict[str, Any]]:
-        """A stage's ``longrepr`` that is the report's own text (a check's reasons) is kept
-        as that one string, not as a second copy rendered from it."""
-        stage = yield
+    @pytest.hookimpl(optionalhook=True, tryfirst=True)
+    def pytest_json_runtest_stage(self, report: pytest.TestReport) -> dict[str, Any] | None:
+        """json-report's stage record, built here when it is just the outcome and the report's
+        own text (a check's reasons, kept as that one string, not a copy rendered from it):
+        json-report renders every stage's ``longrepr`` through a terminal writer, passed stages
+        included. Anything more (a traceback, captured output) is left to json-report."""
+        extra = getattr(report, "_json_report_extra", None)
+        if (extra and extra.get(report.when)) or hasattr(report, "node"):
+            return None  # captured streams, or an xdist worker line: json-report's own
         longrepr = report.longrepr
-        if (
-            isinstance(longrepr, str)
-            and isinstance(stage, dict)
-            and stage.get("longrepr") == longrepr
-        ):
+        stage: dict[str, Any] = {"duration": report.duration, "outcome": report.outcome}
+        if longrepr is None:
+            return stage
+        if isinstance(longrepr, str) and longrepr and longrepr == longrepr.strip():
             stage["longrepr"] = longrepr
-        return stage
+            return stage
+        return None
 
     @pytest.hookimpl(optionalhook=True, tryfirst=True)
     def pytest_json_modifyreport(self, json_report: dict[str, Any]) -> None:

@@ -17,8 +17,9 @@ def capture_baseline(
     capture = report.step("capture")
     if capture is None or capture.status == "skipped":
         return
+    from recovery_plugin.http.capture import targets_for
     from recovery_plugin.http.capture_file import write_capture_file
-    from recovery_plugin.http.fetch import capture_all, targets_for
+    from recovery_plugin.http.fetch import capture_all
 
     captures = capture_all(
         context.settings.api_base,

@@ -23,8 +23,8 @@ from recovery_plugin.report.result import VerificationResult
 from recovery_plugin.resolve.context import RunContext, baseline_capture
 
 if TYPE_CHECKING:
+    from recovery_plugin.http.capture import Capture
     from recovery_plugin.http.capture_process import ProcessCaptureBatch
-    from recovery_plugin.http.fetch import Capture
 
 __all__ = ["run_verification", "session_log_path"]
 
@@ -88,9 +88,9 @@ def run_verification(
     on_check: Callable[[bool], None] | None = None,
 ) -> VerificationResult:
     """Run the session and return its result (outcomes, readiness, the report hooks)."""
+    from recovery_plugin.http.capture import targets_for
     from recovery_plugin.http.capture_file import CaptureFileStream
     from recovery_plugin.http.capture_process import ProcessCaptureBatch
-    from recovery_plugin.http.fetch import targets_for
 
     log_path = session_log_path(context.run_dir)
     session_dir = log_path.parent
@@ -244,6 +244,10 @@ def _session_args(context: RunContext, ini: Path) -> list[str]:
         "-q",
         "--json-report-file=none",
     ]
+    if not checks_dir:
+        # Reports go through every plugin's teststatus hook, three times a check; only a
+        # team's own check files might ask for the ``subtests`` fixture.
+        args += ["-p", "no:subtests"]
     for plugin in context.runbook.capture.pytest_plugins:
         args += ["-p", plugin]
     args.append(str(checks_dir) if checks_dir else str(session_dir))
