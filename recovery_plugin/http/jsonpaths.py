@@ -1,7 +1,9 @@
 """JSONPath queries (RFC 9535) and JSON value helpers shared by the assertion and effect checks.
 
 Queries use python-jsonpath in its strict (RFC 9535) mode, imported on first use: loading a
-runbook never pays for it. A query yields every node it selects as (normalized path, value);
+runbook never pays for it. A query of member names only (``$.a.b``, what most assertions are)
+is answered here without it: importing the library costs more than a whole run of such
+queries. A query yields every node it selects as (normalized path, value);
 ``$.options[*].value_mid`` on two options gives ``$['options'][0]['value_mid']`` and
 ``$['options'][1]['value_mid']``. A missing key selects nothing, which is not the same as a
 key whose value is ``null``.
@@ -10,11 +12,10 @@ key whose value is ``null``.
 from __future__ import annotations
 
 import json
+import re
 import threading
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from jsonpath import JSONPath
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple, Protocol
 
 __all__ = [
     "JSON_TYPES",
@@ -32,7 +33,56 @@ JSON_TYPES = ("null", "boolean", "integer", "number", "string", "array", "object
 
 SHOW_CHARS = 120
 
-_compiled: dict[str, JSONPath] = {}
+
+class Match(Protocol):
+    """One selected node (python-jsonpath's ``JSONPathMatch`` has the same two attributes)."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def obj(self) -> object: ...
+
+
+class Query(Protocol):
+    """A compiled query: python-jsonpath's ``JSONPath``, or a :class:`MemberQuery`."""
+
+    def finditer(self, data: Any) -> Iterable[Match]: ...
+
+    def singular_query(self) -> bool: ...
+
+
+class _Selected(NamedTuple):
+    path: str
+    obj: Any
+
+
+# RFC 9535's member-name-shorthand, ASCII only: every such name is also its own normalized form.
+_MEMBER_NAMES = re.compile(r"\$(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+class MemberQuery:
+    """``$`` followed by ``.name`` selectors only: at most one node, found by walking objects."""
+
+    __slots__ = ("_names", "_normalized")
+
+    def __init__(self, path: str) -> None:
+        self._names = path.split(".")[1:]
+        self._normalized = "$" + "".join(f"['{name}']" for name in self._names)
+
+    def finditer(self, data: Any) -> Iterator[_Selected]:
+        node = data
+        for name in self._names:
+            if not isinstance(node, dict) or name not in node:
+                return
+            node = node[name]
+        yield _Selected(self._normalized, node)
+
+    def singular_query(self) -> bool:
+        return True
+
+
+_compiled: dict[str, Query] = {}
 _compiled_lock = threading.Lock()
 
 
@@ -40,24 +90,29 @@ class JSONPathSyntax(ValueError):
     """The query is not valid RFC 9535 JSONPath; the message says where."""
 
 
-def compile_path(path: str) -> JSONPath:
+def compile_path(path: str) -> Query:
     """The compiled query (cached); raises :class:`JSONPathSyntax` for an invalid one."""
     with _compiled_lock:
         cached = _compiled.get(path)
     if cached is not None:
         return cached
+    if _MEMBER_NAMES.fullmatch(path):
+        query: Query = MemberQuery(path)
+        with _compiled_lock:
+            _compiled[path] = query
+        return query
     import jsonpath  # deferred: ~70 ms, paid only when a check uses a path
 
     try:
-        query = jsonpath.compile(path, strict=True)
+        compiled = jsonpath.compile(path, strict=True)
     except jsonpath.JSONPathError as exc:
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise JSONPathSyntax(first_line) from None
-    if not isinstance(query, jsonpath.JSONPath):  # strict mode never unions; keep the type exact
+    if not isinstance(compiled, jsonpath.JSONPath):  # strict mode never unions; keep the type exact
         raise JSONPathSyntax(f"not a single RFC 9535 query: {path!r}")
     with _compiled_lock:
-        _compiled[path] = query
-    return query
+        _compiled[path] = compiled
+    return compiled
 
 
 def find(path: str, document: Any) -> list[tuple[str, Any]]:
