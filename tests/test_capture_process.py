@@ -130,6 +130,42 @@ def test_a_secret_is_judged_raw_but_masked_in_the_capture_file(server: str, tmp_
     assert written["headers"]["x-token"] == MASK
 
 
+def test_the_child_fetches_the_contract_documents_beside_the_captures(server: str) -> None:
+    dead = "http://127.0.0.1:9/openapi.json"  # nothing listens on the discard port
+    served = f"{server}/openapi.json"
+    batch = ProcessCaptureBatch(
+        server,
+        [Target("health", "/health")],
+        SPEC,
+        redactor=Redactor([TOKEN]),
+        readiness_path=None,
+        documents=[served, dead, served],
+    ).start()
+
+    fetched = batch.document(served)
+    assert fetched is not None and fetched.status == 200 and fetched.problem is None
+    assert json.loads(fetched.content)["token"] == TOKEN  # as served: the contract judges it
+    unreachable = batch.document(dead)
+    assert unreachable is not None and unreachable.status is None
+    assert unreachable.problem is not None
+    assert unreachable.problem.startswith(f"cannot fetch the OpenAPI document {dead}: ")
+    assert batch.document(f"{server}/other.json") is None  # not one it fetches: the caller does
+    assert len(batch.wait()) == 1
+
+
+def test_a_child_that_dies_leaves_its_documents_to_the_session(
+    server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ProcessCaptureBatch, "child_argv", (sys.executable, "-c", "exit(3)"))
+    url = f"{server}/openapi.json"
+    batch = ProcessCaptureBatch(
+        server, [Target("health", "/health")], SPEC, redactor=Redactor(), readiness_path=None,
+        documents=[url],
+    ).start()  # fmt: skip
+
+    assert batch.document(url) is None  # no answer, and no wait for one that cannot come
+
+
 def test_a_child_that_dies_fails_the_batch_with_its_exit_code_and_last_words(
     server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,6 +11,7 @@ from recovery_plugin.config import CaptureSpec, EndpointSpec
 from recovery_plugin.http.capture import Capture, Target
 from recovery_plugin.http.checks import CheckContext, evaluate
 from recovery_plugin.http.expectations import expectations_of
+from recovery_plugin.http.openapi_doc import FetchedDocument
 from recovery_plugin.names import BEFORE_CAPTURE_NAME, CAPTURE_NAME
 from recovery_plugin.pytest_plugin.judge import CheckJudge
 from recovery_plugin.redact import Redactor
@@ -71,3 +72,30 @@ def test_effect_reasons_against_a_baseline() -> None:
         evaluate(spec, moved, CheckContext(expectations=expectations_of(spec), baseline=baseline))
         == []
     )
+
+
+def test_the_contract_document_the_capture_fetched_is_used_not_fetched_again() -> None:
+    document = {"openapi": "3.1.0", "paths": {"/s": {}}}
+    answers = {
+        "http://127.0.0.1:1/openapi.json": FetchedDocument(200, json.dumps(document).encode()),
+        "http://127.0.0.1:1/gone.json": FetchedDocument(404),
+    }
+    asked: list[str] = []
+
+    def fetched(url: str) -> FetchedDocument | None:
+        asked.append(url)
+        return answers.get(url)
+
+    run = SimpleNamespace(
+        base_url="http://127.0.0.1:1", capture=CaptureSpec(timeout=0.5), redactor=Redactor(())
+    )
+    judge = CheckJudge(run, lambda target: Capture(name="s", url="u", path="/s"), None, fetched)
+
+    loaded = judge.openapi("{api_base}/openapi.json")
+    assert loaded.document is not None and loaded.problem is None  # nothing listens on port 1
+    assert judge.openapi("{api_base}/gone.json").missing
+    # One the capture did not fetch is fetched here: port 1 refuses, and the load says so.
+    other = judge.openapi("{api_base}/other.json")
+    assert other.problem is not None and other.problem.startswith("cannot fetch")
+    judge.openapi("{api_base}/openapi.json")  # loaded once
+    assert asked == [*answers, "http://127.0.0.1:1/other.json"]

@@ -18,6 +18,7 @@ from recovery_plugin.redact import Redactor
 
 if TYPE_CHECKING:
     from recovery_plugin.http.capture_file import CaptureFileStream
+    from recovery_plugin.http.openapi_doc import FetchedDocument
 
 __all__ = ["Arrivals", "Readiness"]
 
@@ -55,6 +56,7 @@ class Arrivals:
         redactor: Redactor,
         on_done: Callable[[Capture], None] = lambda capture: None,
         stream: CaptureFileStream | None = None,
+        documents: Iterable[str] = (),
     ) -> None:
         self._base_url = base_url
         self._redactor = redactor
@@ -65,6 +67,8 @@ class Arrivals:
         self._arrived: dict[CaptureKey, Capture | None] = {}
         """Each capture that has arrived; None once released (its key stays: it did arrive)."""
         self._failed: dict[CaptureKey, BaseException] = {}
+        self._documents: dict[str, FetchedDocument | None] = dict.fromkeys(documents)
+        """The OpenAPI documents the producer fetches too (by URL): None until answered."""
         self._released = 0
         self._held = 0  # captures arrived and not released
         self._window: int | None = None
@@ -112,6 +116,11 @@ class Arrivals:
                 and not stop()
             ):
                 self._changed.wait(poll_s)
+
+    def _document(self, url: str, fetched: FetchedDocument) -> None:
+        with self._changed:
+            self._documents[url] = fetched
+            self._changed.notify_all()
 
     def _fail(self, key: CaptureKey, exc: BaseException) -> None:
         with self._changed:
@@ -162,6 +171,22 @@ class Arrivals:
                 return self._unavailable(self._targets[key], self._error)
             return None
         return capture if capture.path == target.path else None
+
+    def document(self, url: str) -> FetchedDocument | None:
+        """The producer's answer for the document at ``url`` once it has it; None when it does
+        not fetch that one, or ended without an answer (the caller fetches it then)."""
+        if url not in self._documents:
+            return None
+        with self._changed:
+            if self._documents[url] is None and not self._done:
+                self._waiting += 1
+                self._changed.notify_all()  # a paused producer goes on until it has arrived
+                try:
+                    while self._documents[url] is None and not self._done:
+                        self._changed.wait()
+                finally:
+                    self._waiting -= 1
+            return self._documents[url]
 
     def release(self, target: Target) -> None:
         """Forget ``target``'s capture once it has been judged and written to the capture file

@@ -54,6 +54,7 @@ class _Job:
     spec: CaptureSpec
     redactor: Redactor
     readiness_path: str | None
+    documents: tuple[str, ...]
 
 
 def _write_frame(out: IO[bytes], kind: str, payload: Any) -> None:
@@ -88,11 +89,20 @@ class ProcessCaptureBatch(Arrivals):
         cancel: threading.Event | None = None,
         on_done: Callable[[Capture], None] = lambda capture: None,
         stream: CaptureFileStream | None = None,
+        documents: Iterable[str] = (),
     ) -> None:
+        documents = tuple(dict.fromkeys(documents))
         super().__init__(
-            targets, base_url=base_url, redactor=redactor, on_done=on_done, stream=stream
+            targets,
+            base_url=base_url,
+            redactor=redactor,
+            on_done=on_done,
+            stream=stream,
+            documents=documents,
         )
-        self._job = _Job(base_url, list(self._targets.values()), spec, redactor, readiness_path)
+        self._job = _Job(
+            base_url, list(self._targets.values()), spec, redactor, readiness_path, documents
+        )
         self.redactor = redactor
         self.cancel = cancel or threading.Event()
         self._concurrency: dict[str, Any] | None = None
@@ -173,6 +183,9 @@ class ProcessCaptureBatch(Arrivals):
                 self._fail(key, exc)
                 return
             self._add(key, capture)
+        elif kind == "document":
+            url, fetched = payload
+            self._document(str(url), fetched)
         elif kind == "failed":
             key, message = payload
             self._fail(self._own_key(key), CaptureProcessError(self.redactor.text(message)))
@@ -258,11 +271,22 @@ def _child() -> int:
     threading.Thread(target=watch_parent, name="parent-watch", daemon=True).start()
 
     from recovery_plugin.http.batch import CaptureBatch, Readiness
+    from recovery_plugin.http.openapi_doc import fetch_document
+
+    def fetch_documents() -> None:
+        for url in job.documents:
+            fetched = fetch_document(url, timeout=job.spec.timeout, redact=job.redactor.text)
+            send("document", (url, fetched))
+
+    # Beside the captures, once the service is ready: the first contract check needs them.
+    documents = threading.Thread(target=fetch_documents, name="documents", daemon=True)
 
     class Forwarding(CaptureBatch):
         def _ready(self, readiness: Readiness | None) -> None:
             super()._ready(readiness)
             send("ready", readiness)
+            if job.documents:
+                documents.start()
 
         def _add(self, key: CaptureKey, capture: Capture) -> None:
             send("capture", (key, {name: getattr(capture, name) for name in _SENT_FIELDS}))
@@ -276,6 +300,8 @@ def _child() -> int:
     )  # fmt: skip
     batch.start()
     batch._join()
+    if documents.is_alive():
+        documents.join()
     error = batch._error
     send("end", (batch.concurrency(), f"{type(error).__name__}: {error}" if error else None))
     frames.close()

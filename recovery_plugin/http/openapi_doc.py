@@ -18,7 +18,15 @@ from urllib.parse import unquote, urlsplit
 
 from recovery_plugin.records import dataclass
 
-__all__ = ["MAX_DOCUMENT_BYTES", "OpenAPIDocument", "OpenAPILoad", "load_openapi"]
+__all__ = [
+    "MAX_DOCUMENT_BYTES",
+    "FetchedDocument",
+    "OpenAPIDocument",
+    "OpenAPILoad",
+    "document_url",
+    "fetch_document",
+    "load_openapi",
+]
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 _DOC_URI = "urn:recovery-bundle:openapi"
@@ -194,34 +202,64 @@ class OpenAPILoad:
     sha256: str | None = None
 
 
+@dataclass(frozen=True)
+class FetchedDocument:
+    """What a GET of the document answered (its status and body), or why nothing did
+    (``problem``, masked). The capture process fetches it beside the captures."""
+
+    status: int | None = None
+    content: bytes = b""
+    problem: str | None = None
+
+
+def document_url(source: str, base_url: str) -> str | None:
+    """The URL ``source`` (an endpoint's ``openapi``) is fetched from; None for a file."""
+    url = source.replace("{api_base}", base_url)
+    return url if url.startswith(("http://", "https://")) else None
+
+
+def fetch_document(
+    url: str, *, timeout: float = 10.0, client: Any = None, redact: Callable[[str], str] = str
+) -> FetchedDocument:
+    """GET the document at ``url`` (over ``client``, or the capture's lean transport). Never
+    raises for an unreachable one."""
+    import httpx
+
+    try:
+        fetch = client.get if client is not None else _fetch
+        response = fetch(url, timeout=timeout)
+    except httpx.HTTPError as exc:
+        shown = redact(url)
+        return FetchedDocument(
+            problem=f"cannot fetch the OpenAPI document {shown}: {redact(str(exc)) or type(exc).__name__}"
+        )
+    return FetchedDocument(status=response.status_code, content=response.content)
+
+
 def load_openapi(
     source: str,
     *,
     timeout: float = 10.0,
     client: Any = None,
     redact: Callable[[str], str] = str,
+    fetched: FetchedDocument | None = None,
 ) -> OpenAPILoad:
-    """Fetch (``http(s)://``) or read (a path) the document. Never raises for a bad document."""
+    """Fetch (``http(s)://``, unless ``fetched`` is its answer already) or read (a path) the
+    document. Never raises for a bad document."""
     shown = redact(source)
     if source.startswith(("http://", "https://")):
-        import httpx
-
-        try:
-            fetch = client.get if client is not None else _fetch
-            response = fetch(source, timeout=timeout)
-        except httpx.HTTPError as exc:
-            return OpenAPILoad(
-                shown,
-                problem=f"cannot fetch the OpenAPI document {shown}: {redact(str(exc)) or type(exc).__name__}",
-            )
-        if response.status_code == 404:
+        if fetched is None:
+            fetched = fetch_document(source, timeout=timeout, client=client, redact=redact)
+        if fetched.problem is not None:
+            return OpenAPILoad(shown, problem=fetched.problem)
+        if fetched.status == 404:
             return OpenAPILoad(shown, missing=True)
-        if response.status_code != 200:
+        if fetched.status != 200:
             return OpenAPILoad(
                 shown,
-                problem=f"the OpenAPI document {shown} answered status {response.status_code}",
+                problem=f"the OpenAPI document {shown} answered status {fetched.status}",
             )
-        raw = response.content
+        raw = fetched.content
     else:
         try:
             raw = Path(source).read_bytes()

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from recovery_plugin.http.contract import OpenAPILoad, SchemaContract
     from recovery_plugin.http.expectations import Expectations
     from recovery_plugin.http.latency import Sample
+    from recovery_plugin.http.openapi_doc import FetchedDocument
     from recovery_plugin.http.poll import Observation
     from recovery_plugin.pytest_plugin.items import EndpointCheck
     from recovery_plugin.redact import Redactor
@@ -71,9 +72,12 @@ class CheckJudge:
         spec: JudgedRun,
         capture_for: Callable[[Target], Capture],
         recaptured: Callable[[Target, Capture], None] | None = None,
+        fetched_document: Callable[[str], FetchedDocument | None] | None = None,
     ) -> None:
         self.spec = spec
         self._capture_for = capture_for
+        self._fetched_document = fetched_document
+        """The capture's answer for a document URL, when it fetched that one (None: fetch it)."""
         self._recaptured = recaptured
         """Told a polled check's last capture: the capture file keeps it, not the first."""
         self._lock = threading.Lock()
@@ -115,14 +119,20 @@ class CheckJudge:
 
     def openapi(self, source: str) -> OpenAPILoad:
         from recovery_plugin.http.contract import load_openapi
+        from recovery_plugin.http.openapi_doc import document_url
 
-        url = source.replace("{api_base}", self.spec.base_url)
+        url = document_url(source, self.spec.base_url)
+        where = url or source.replace("{api_base}", self.spec.base_url)
         with self._lock:
-            if url not in self._openapi:
-                self._openapi[url] = load_openapi(
-                    url, timeout=self.spec.capture.timeout, redact=self.spec.redactor.text
+            if where not in self._openapi:
+                fetched = self._fetched_document(url) if url and self._fetched_document else None
+                self._openapi[where] = load_openapi(
+                    where,
+                    timeout=self.spec.capture.timeout,
+                    redact=self.spec.redactor.text,
+                    fetched=fetched,
                 )
-            return self._openapi[url]
+            return self._openapi[where]
 
     def schema(self, path: str, endpoint: str) -> SchemaContract:
         from recovery_plugin.http.contract import load_schema_file

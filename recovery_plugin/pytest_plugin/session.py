@@ -123,7 +123,12 @@ class VerificationSession:
         self._outcome: tuple[dict[str, Any], int] | None = None
         self._only_generated = False
         self._failing: set[str] = set()  # the running test failed a phase (for ``on_check``)
-        self.judge = CheckJudge(context, self.capture_for, self.recaptured)
+        self.judge = CheckJudge(
+            context,
+            self.capture_for,
+            self.recaptured,
+            lambda url: self.batch().document(url),
+        )
         self._protocol = CheapProtocol(MARKER)
 
     @pytest.hookimpl(tryfirst=True)
