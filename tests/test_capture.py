@@ -17,7 +17,7 @@ from recovery_plugin.config import CaptureSpec, EndpointSpec
 from recovery_plugin.http.batch import wait_ready
 from recovery_plugin.http.capture import Capture, Target
 from recovery_plugin.http.checks import evaluate
-from recovery_plugin.http.fetch import capture_all, fetch
+from recovery_plugin.http.fetch import capture_all, fetch, make_client
 from recovery_plugin.redact import MASK, Redactor
 
 KOREAN_ID = "2026-서울시장|여론조사/A"
@@ -545,3 +545,23 @@ def test_wait_ready_masks_credentials_in_the_url(service: tuple[str, _Service]) 
 
     assert readiness.ready is True
     assert "pa55word" not in json.dumps(readiness.to_dict())
+
+
+def test_the_capture_client_still_keeps_a_cookie_the_service_sets() -> None:
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("cookie"))
+        if request.url.path == "/login":
+            return httpx.Response(200, json={}, headers={"Set-Cookie": "session=abc; Path=/"})
+        return httpx.Response(200, json={"ok": True})
+
+    with make_client(CaptureSpec(), transport=httpx.MockTransport(handler)) as client:  # type: ignore[arg-type]
+        client.get(f"{BASE}/health")
+        client.get(f"{BASE}/login")
+        client.get(f"{BASE}/health")
+        assert dict(client.cookies) == {"session": "abc"}
+        client.cookies = {"other": "1"}  # replaced as on any httpx client, still ours
+        client.get(f"{BASE}/health")
+
+    assert seen == [None, None, "session=abc", "other=1"]

@@ -69,6 +69,13 @@ def test_text_without_credentials_is_left_alone(text: str) -> None:
         ("Proxy-Authorization: Basic Zm9v", f"Proxy-Authorization: {MASK}"),
         ('{"Authorization": "Bearer abc", "x": 1}', f'{{"Authorization": "{MASK}", "x": 1}}'),
         ("curl -H 'AUTHORIZATION: token xyz'\nnext", f"curl -H 'AUTHORIZATION: {MASK}'\nnext"),
+        # In a text that is not ASCII (a Korean body) too, in any case.
+        (
+            '{"제목": "서울", "AuThOrIzAtIoN": "Basic Zm9v"}',
+            f'{{"제목": "서울", "AuThOrIzAtIoN": "{MASK}"}}',
+        ),
+        ("토큰 Bearer abcdefghijklmnop0123 끝", f"토큰 Bearer {MASK} 끝"),
+        ("\ud800 authorization: x", f"\ud800 authorization: {MASK}"),
     ],
 )
 def test_authorization_headers_in_text_are_masked(text: str, expected: str) -> None:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from http.client import RemoteDisconnected
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -39,13 +39,39 @@ __all__ = [
 _PREVIEW_CHARS = 2000
 
 
+class _SetCookiesOnly(httpx.Cookies):
+    """A cookie jar that reads a response only when it sets a cookie: httpx's reading builds
+    urllib request and response stand-ins for every response (an eighth of a capture's cost),
+    and nearly no JSON endpoint sets one."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        if "set-cookie" in response.headers:
+            super().extract_cookies(response)
+
+
+class CaptureClient(httpx.Client):
+    """An ``httpx.Client`` whose cookie jar is :class:`_SetCookiesOnly` (cookies work as ever)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cookies = self.cookies  # through the setter below: the jar becomes ours
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._cookies
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        self._cookies = _SetCookiesOnly(cookies)
+
+
 def make_client(
     spec: CaptureSpec, *, timeout: float | None = None, transport: LeanTransport | None = None
 ) -> httpx.Client:
     """An httpx client over our lean keep-alive transport: one whole-request deadline per
     request (a dripping server cannot hold it), the body capped, no Nagle stall. Give the
     ``transport`` (:func:`lean_transport`) to keep a handle that can abort its requests."""
-    return httpx.Client(
+    return CaptureClient(
         timeout=httpx.Timeout(timeout if timeout is not None else spec.timeout),
         follow_redirects=True,
         max_redirects=spec.max_redirects,
