@@ -130,10 +130,13 @@ def test_a_secret_is_judged_raw_but_masked_in_the_capture_file(server: str, tmp_
     assert written["headers"]["x-token"] == MASK
 
 
-def test_the_child_fetches_the_contract_documents_beside_the_captures(server: str) -> None:
+@pytest.mark.parametrize("batch_class", [ProcessCaptureBatch, CaptureBatch])
+def test_the_batch_fetches_the_contract_documents_beside_the_captures(
+    server: str, batch_class: type[ProcessCaptureBatch] | type[CaptureBatch]
+) -> None:
     dead = "http://127.0.0.1:9/openapi.json"  # nothing listens on the discard port
     served = f"{server}/openapi.json"
-    batch = ProcessCaptureBatch(
+    batch = batch_class(
         server,
         [Target("health", "/health")],
         SPEC,

@@ -36,7 +36,8 @@ class CaptureBatch(Arrivals):
     Each capture can be read as soon as it has arrived, so the checks run while later requests
     are still in flight; :meth:`wait` returns them all. One keep-alive client serves the batch;
     ``limit.cap`` worker threads take the targets in turn (no per-target future is kept). With
-    ``stream`` each capture is also written to the capture file as it arrives.
+    ``stream`` each capture is also written to the capture file as it arrives. The contract's
+    ``documents`` (URLs) are fetched beside the captures, once the service is ready.
     """
 
     def __init__(
@@ -50,9 +51,15 @@ class CaptureBatch(Arrivals):
         cancel: threading.Event | None = None,
         on_done: Callable[[Capture], None] = lambda capture: None,
         stream: CaptureFileStream | None = None,
+        documents: Iterable[str] = (),
     ) -> None:
         super().__init__(
-            targets, base_url=base_url, redactor=redactor, on_done=on_done, stream=stream
+            targets,
+            base_url=base_url,
+            redactor=redactor,
+            on_done=on_done,
+            stream=stream,
+            documents=documents,
         )
         self.base_url = base_url
         self.spec = spec
@@ -90,6 +97,11 @@ class CaptureBatch(Arrivals):
                         client=client,
                     )
                 self._ready(readiness)
+                documents = threading.Thread(
+                    target=self._fetch_documents, name="capture-documents", daemon=True
+                )
+                if self._documents:
+                    documents.start()
                 one = self._limited(
                     fetch_each(client, self.base_url, self.spec, self.redactor, self._arrive)
                 )
@@ -108,10 +120,19 @@ class CaptureBatch(Arrivals):
                     worker.start()
                 for worker in workers:
                     worker.join()
+                if documents.is_alive():
+                    documents.join()
         except BaseException as exc:  # handed to whoever reads the batch
             self._finish(exc)
         else:
             self._finish(None)
+
+    def _fetch_documents(self) -> None:
+        from recovery_plugin.http.openapi_doc import fetch_document
+
+        for url in list(self._documents):
+            fetched = fetch_document(url, timeout=self.spec.timeout, redact=self.redactor.text)
+            self._document(url, fetched)
 
     def _abort_on_cancel(self, cancel: threading.Event, transport: LeanTransport) -> None:
         """On an interrupt, cancel the requests in flight rather than wait for their answers."""

@@ -36,6 +36,7 @@ from recovery_plugin.redact import Redactor
 if TYPE_CHECKING:
     from recovery_plugin.config import CaptureSpec
     from recovery_plugin.http.capture_file import CaptureFileStream
+    from recovery_plugin.http.openapi_doc import FetchedDocument
 
 __all__ = ["CaptureProcessError", "ProcessCaptureBatch"]
 
@@ -271,22 +272,14 @@ def _child() -> int:
     threading.Thread(target=watch_parent, name="parent-watch", daemon=True).start()
 
     from recovery_plugin.http.batch import CaptureBatch, Readiness
-    from recovery_plugin.http.openapi_doc import fetch_document
-
-    def fetch_documents() -> None:
-        for url in job.documents:
-            fetched = fetch_document(url, timeout=job.spec.timeout, redact=job.redactor.text)
-            send("document", (url, fetched))
-
-    # Beside the captures, once the service is ready: the first contract check needs them.
-    documents = threading.Thread(target=fetch_documents, name="documents", daemon=True)
 
     class Forwarding(CaptureBatch):
         def _ready(self, readiness: Readiness | None) -> None:
             super()._ready(readiness)
             send("ready", readiness)
-            if job.documents:
-                documents.start()
+
+        def _document(self, url: str, fetched: FetchedDocument) -> None:
+            send("document", (url, fetched))
 
         def _add(self, key: CaptureKey, capture: Capture) -> None:
             send("capture", (key, {name: getattr(capture, name) for name in _SENT_FIELDS}))
@@ -296,12 +289,10 @@ def _child() -> int:
 
     batch = Forwarding(
         job.base_url, job.targets, job.spec, redactor=job.redactor,
-        readiness_path=job.readiness_path,
+        readiness_path=job.readiness_path, documents=job.documents,
     )  # fmt: skip
     batch.start()
     batch._join()
-    if documents.is_alive():
-        documents.join()
     error = batch._error
     send("end", (batch.concurrency(), f"{type(error).__name__}: {error}" if error else None))
     frames.close()

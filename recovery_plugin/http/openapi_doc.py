@@ -11,18 +11,22 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from recovery_plugin.records import dataclass
+
+if TYPE_CHECKING:
+    from recovery_plugin.config import EndpointSpec
 
 __all__ = [
     "MAX_DOCUMENT_BYTES",
     "FetchedDocument",
     "OpenAPIDocument",
     "OpenAPILoad",
+    "contract_documents",
     "document_url",
     "fetch_document",
     "load_openapi",
@@ -216,6 +220,12 @@ def document_url(source: str, base_url: str) -> str | None:
     """The URL ``source`` (an endpoint's ``openapi``) is fetched from; None for a file."""
     url = source.replace("{api_base}", base_url)
     return url if url.startswith(("http://", "https://")) else None
+
+
+def contract_documents(endpoints: Iterable[EndpointSpec], base_url: str) -> list[str]:
+    """The URLs of the OpenAPI documents the endpoints' contract checks load (once each)."""
+    urls = (document_url(e.openapi, base_url) for e in endpoints if e.openapi)
+    return list(dict.fromkeys(url for url in urls if url))
 
 
 def fetch_document(

@@ -210,6 +210,7 @@ class VerificationSession:
                 context = self.context
                 if context.prefetch is None:
                     from recovery_plugin.http.batch import CaptureBatch  # loads httpx
+                    from recovery_plugin.http.openapi_doc import contract_documents
                 self._batch = (
                     context.prefetch
                     or CaptureBatch(
@@ -221,6 +222,7 @@ class VerificationSession:
                         cancel=context.cancel,
                         on_done=context.on_capture or (lambda capture: None),
                         stream=self._capture_stream(),
+                        documents=contract_documents(self.endpoints, context.base_url),
                     ).start()
                 )
             return self._batch

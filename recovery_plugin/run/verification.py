@@ -91,7 +91,7 @@ def run_verification(
     from recovery_plugin.http.capture import targets_for
     from recovery_plugin.http.capture_file import CaptureFileStream
     from recovery_plugin.http.capture_process import ProcessCaptureBatch
-    from recovery_plugin.http.openapi_doc import document_url
+    from recovery_plugin.http.openapi_doc import contract_documents
 
     log_path = session_log_path(context.run_dir)
     session_dir = log_path.parent
@@ -117,11 +117,7 @@ def run_verification(
             context.run_dir / CAPTURE_NAME, context.redactor.text(settings.api_base)
         ),
         # The contract's documents come the same way: the session itself then makes no request.
-        documents=[
-            url
-            for endpoint in context.runbook.endpoints
-            if endpoint.openapi and (url := document_url(endpoint.openapi, settings.api_base))
-        ],
+        documents=contract_documents(context.runbook.endpoints, settings.api_base),
     ).start()
     # Lifted by the session when it keeps every capture (users' check files read them all).
     prefetch.hold_at_most(_CAPTURES_AHEAD)
