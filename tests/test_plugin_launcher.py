@@ -82,6 +82,50 @@ def test_checks_dir_runs_the_teams_checks_and_hooks_inside_verify(
     assert result.report["x_ticket"] == "OPS-7"
 
 
+PYTEST_FEATURES_CHECKS = """
+import pytest
+
+
+def test_tmp_path_and_monkeypatch(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEAM_FLAG", "1")
+    (tmp_path / "x").write_text("ok")
+    assert (tmp_path / "x").read_text() == "ok"
+
+
+@pytest.mark.skip(reason="not this release")
+def test_skipped():
+    raise AssertionError("a skip mark must hold")
+
+
+@pytest.mark.xfail(reason="known", strict=True)
+def test_known_failure():
+    assert False
+
+
+def test_subtests(subtests):
+    with subtests.test(msg="one"):
+        assert True
+"""
+
+
+def test_a_teams_check_files_keep_pytests_own_fixtures_and_marks(
+    seeded: SimulatedService, run_bundle: RunBundle, tmp_path: Path
+) -> None:
+    # A generated-only session leaves out pytest plugins its checks never use; check files
+    # keep every one of them.
+    checks = _checks_dir(tmp_path, test_features=PYTEST_FEATURES_CHECKS)
+    result = run_bundle(*_verify(seeded, "--checks-dir", str(checks)))
+
+    assert result.exit_code == 0, result.output
+    outcomes = {t["nodeid"].split("::")[-1]: t["outcome"] for t in result.checks()}
+    assert outcomes["test_tmp_path_and_monkeypatch"] == "passed"
+    assert outcomes["test_skipped"] == "skipped"
+    assert outcomes["test_known_failure"] == "skipped"  # the report counts an xfail as skipped
+    assert (
+        outcomes["test_subtests"] == "subtests passed"
+    )  # json-report's word for one with subtests
+
+
 def test_a_failing_team_check_fails_the_gate_with_its_reason(
     seeded: SimulatedService, run_bundle: RunBundle, tmp_path: Path
 ) -> None:

@@ -36,6 +36,22 @@ _CAPTURES_AHEAD = 2000
 """How far the capture may run ahead of the checks (captures not yet judged and released)."""
 
 
+_ONLY_FOR_CHECK_FILES = (
+    "subtests",
+    "skipping",
+    "threadexception",
+    "faulthandler",
+    "tmpdir",
+    "monkeypatch",
+    "recwarn",
+    "setuponly",
+    "setupplan",
+    "terminalprogress",
+    "junitxml",  # the run writes its own JUnit XML, from the report
+)
+"""pytest's own plugins a generated session does without (a ``--checks-dir`` session keeps them)."""
+
+
 def session_log_path(run_dir: Path) -> Path:
     return run_dir / VERIFICATION_DIR / PYTEST_LOG_NAME
 
@@ -248,9 +264,11 @@ def _session_args(context: RunContext, ini: Path) -> list[str]:
         "--json-report-file=none",
     ]
     if not checks_dir:
-        # Reports go through every plugin's teststatus hook, three times a check; only a
-        # team's own check files might ask for the ``subtests`` fixture.
-        args += ["-p", "no:subtests"]
+        # Only a team's own check files might use these (skip and xfail marks, tmp_path,
+        # monkeypatch, subtests, ...); every plugin loaded costs start-up, and those with
+        # per-test hooks cost every check (each report goes through every teststatus hook).
+        for plugin in _ONLY_FOR_CHECK_FILES:
+            args += ["-p", f"no:{plugin}"]
     for plugin in context.runbook.capture.pytest_plugins:
         args += ["-p", plugin]
     args.append(str(checks_dir) if checks_dir else str(session_dir))
