@@ -98,15 +98,27 @@ METHODOLOGY = """\
   the stall; setting it once at connect changes nothing.
 - **httpx's own cost.** Over `LeanTransport` the transport's share is small; what remains of the
   httpx rows over the bare `http.client` loop is the client surface (request building, URL parsing
-  and quoting, headers, response model), paid per request in the capture threads.
+  and quoting, headers, response model), paid per request in the capture process. Its cookie
+  jar reads a response only when it sets a cookie (httpx otherwise builds urllib stand-ins for
+  every response: an eighth of a capture's cost).
 - **pytest per check.** The difference between `verify` and the capture phase alone (2b) is the
   session: start-up, one item per check, reporting. A generated check runs only its call phase
   through pytest's hooks (setup and teardown are reported as passed without running, when no
-  plugin but pytest's own, pytest-json-report and ours listens to them), and the warnings,
-  doctest, pastebin and stepwise plugins are off (`python benchmarks/ablation.py` measures each
-  saving A/B). With failing checks (section 5) the time per 10,000 checks stays about constant:
-  pytest's default failure summary scanned every report once per failure (quadratic), so the
-  session uses `--tb=line`, and the report holds every reason.
+  plugin but pytest's own, pytest-json-report and ours listens to them); pytest's plugins that
+  only a team's check files use (warnings, doctest, pastebin, stepwise, skipping, tmpdir,
+  monkeypatch, recwarn, subtests, junitxml, ...) are off in a session without `--checks-dir`
+  (`python benchmarks/ablation.py` measures some of these savings A/B); pytest-json-report's
+  stage records are built by our hook when they are only an outcome and the check's reasons
+  (it would render every passed stage through a terminal writer). With failing checks
+  (section 5) the time per 10,000 checks stays about constant: pytest's default failure summary
+  scanned every report once per failure (quadratic), so the session uses `--tb=line`, and the
+  report holds every reason.
+- **The launcher never loads httpx.** Captures are plain data (`recovery_plugin.http.capture`);
+  the capture process makes every request, the contract's OpenAPI document included, so the
+  launcher starts it sooner and spends nothing on httpx's import (about 70 ms). A JSONPath of
+  member names only (`$.has_data`) is answered without python-jsonpath (its import: about
+  40 ms). A JSON body goes into `api_capture.json` as the text it came as (masked as text),
+  not decoded and encoded again.
 - **Start-up.** Section 1c lists what a dry-run imports beyond click; `tempfile`, `hashlib`
   (OpenSSL) and `tomllib` are not needed by it (the import sites are named in the table).
 
@@ -125,8 +137,9 @@ pytest is imported (its own interpreter lock), and each check reads its capture 
 arrives; the OpenAPI contract answers "valid" with a compiled predicate and asks jsonschema only
 for the reasons of an invalid body; bodies are masked in one pass over their text and the capture
 file is written one capture per line with the C JSON encoder. What bounds `verify` now is the
-session's own thread: pytest's item protocol, pytest-json-report and the judging (about 1.5 ms a
-check here). Going much further means fewer pytest items than checks (one item per endpoint,
-per-id outcomes only in the report), which the issue's "one item per endpoint and per matchup id"
-rules out.
+CPU of this 2-core machine, shared three ways: the service, the capture process (about 0.3 ms a
+request, mostly httpx's client surface) and the session (about 0.6 ms a check: pytest's item
+protocol and hooks, pytest-json-report, the contract's schema and writing the capture file).
+Going much further means fewer pytest items than checks (one item per endpoint, per-id outcomes
+only in the report), which the issue's "one item per endpoint and per matchup id" rules out.
 """
