@@ -5,6 +5,9 @@ Each test runs the real CLI as a subprocess (``run_bundle``) against a fresh sim
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -215,3 +218,25 @@ def test_run_bundle_does_not_inherit_the_launchers_environment(
     )
     assert explicit.exit_code == 0
     assert "## recovery-bundle verify: success" in summary_md.read_text(encoding="utf-8")
+
+
+def test_the_launcher_of_a_verify_loads_no_http_client_and_no_jsonpath_library(
+    seeded: SimulatedService, tmp_path: Path
+) -> None:
+    # Every request is the capture process's (the contract's document included), and the
+    # default profile's JSONPaths are member names: the launcher pays for neither import.
+    seen = tmp_path / "modules.txt"
+    probe = (
+        "import sys, runpy\n"
+        f"sys.argv = ['recovery-bundle', *{_verify(seeded, '--output-dir', str(tmp_path / 'runs'))!r}]\n"
+        "try:\n"
+        "    runpy.run_module('recovery_plugin', run_name='__main__')\n"
+        "except SystemExit as exit:\n"
+        "    code = exit.code\n"
+        f"open({str(seen)!r}, 'w').write(repr((code, sorted(\n"
+        "    m for m in ('httpx', 'httpcore', 'jsonpath', 'pytest') if m in sys.modules))))\n"
+    )
+    env = {**os.environ, **seeded.env}
+    subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, timeout=120)
+
+    assert seen.read_text(encoding="utf-8") == repr((0, ["pytest"]))
