@@ -105,7 +105,7 @@ METHODOLOGY = """\
   session: start-up, one item per check, reporting. A generated check runs only its call phase
   through pytest's hooks (setup and teardown are reported as passed without running, when no
   plugin but pytest's own, pytest-json-report and ours listens to them); pytest's plugins that
-  only a team's check files use (warnings, doctest, pastebin, stepwise, skipping, tmpdir,
+  only a team's check files use (warnings, doctest, pastebin, stepwise, skipping, unittest, tmpdir,
   monkeypatch, recwarn, subtests, junitxml, ...) are off in a session without `--checks-dir`
   (`python benchmarks/ablation.py` measures some of these savings A/B); pytest-json-report's
   stage records are built by our hook when they are only an outcome and the check's reasons

@@ -86,7 +86,14 @@ def test_checks_dir_runs_the_teams_checks_and_hooks_inside_verify(
 
 
 PYTEST_FEATURES_CHECKS = """
+import unittest
+
 import pytest
+
+
+class TestOldStyle(unittest.TestCase):
+    def test_unittest_case(self):
+        self.assertEqual(1 + 1, 2)
 
 
 def test_tmp_path_and_monkeypatch(tmp_path, monkeypatch):
@@ -122,6 +129,7 @@ def test_a_teams_check_files_keep_pytests_own_fixtures_and_marks(
     assert result.exit_code == 0, result.output
     outcomes = {t["nodeid"].split("::")[-1]: t["outcome"] for t in result.checks()}
     assert outcomes["test_tmp_path_and_monkeypatch"] == "passed"
+    assert outcomes["test_unittest_case"] == "passed"
     assert outcomes["test_skipped"] == "skipped"
     assert outcomes["test_known_failure"] == "skipped"  # the report counts an xfail as skipped
     assert (

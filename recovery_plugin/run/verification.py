@@ -39,6 +39,7 @@ _CAPTURES_AHEAD = 2000
 _ONLY_FOR_CHECK_FILES = (
     "subtests",
     "skipping",
+    "unittest",
     "threadexception",
     "faulthandler",
     "tmpdir",
