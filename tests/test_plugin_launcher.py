@@ -132,9 +132,10 @@ def test_a_teams_check_files_keep_pytests_own_fixtures_and_marks(
     assert outcomes["test_unittest_case"] == "passed"
     assert outcomes["test_skipped"] == "skipped"
     assert outcomes["test_known_failure"] == "skipped"  # the report counts an xfail as skipped
-    assert (
-        outcomes["test_subtests"] == "subtests passed"
-    )  # json-report's word for one with subtests
+    assert outcomes["test_subtests"] == "passed"  # json-report's "subtests passed"
+    summary = result.report["verification"]["summary"]
+    assert (summary["passed"], summary["skipped"], summary["failed"]) == (6, 2, 0)  # 3 are ours
+    assert set(summary) == {"passed", "failed", "error", "skipped", "total"}
 
 
 def test_a_failing_team_check_fails_the_gate_with_its_reason(

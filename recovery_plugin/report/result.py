@@ -75,9 +75,7 @@ def summarise(json_report: Mapping[str, Any], redactor: Redactor) -> dict[str, A
     counts = {"passed": 0, "failed": 0, "error": 0, "skipped": 0}
     tests = []
     for test in json_report.get("tests", []):
-        outcome = {"xfailed": "skipped", "xpassed": "passed"}.get(
-            test.get("outcome"), test.get("outcome")
-        )
+        outcome = _outcome(test.get("outcome"))
         counts[outcome] = counts.get(outcome, 0) + 1
         stages = [
             test[when] for when in ("setup", "call", "teardown") if isinstance(test.get(when), dict)
@@ -95,6 +93,19 @@ def summarise(json_report: Mapping[str, Any], redactor: Redactor) -> dict[str, A
         )
     summary = {**counts, "total": len(tests)}
     return {"summary": summary, "tests": tests}
+
+
+_OUTCOMES = {"xfailed": "skipped", "xpassed": "passed"}
+
+
+def _outcome(recorded: Any) -> str:
+    """The report's word for a test's outcome: an expected failure is skipped, an unexpected
+    pass passed, and a test with subtests (pytest-json-report says ``subtests passed``) what
+    it came to."""
+    outcome = str(recorded)
+    if outcome.startswith("subtests "):
+        outcome = outcome[len("subtests ") :]
+    return _OUTCOMES.get(outcome, outcome)
 
 
 def _message(stages: list[dict[str, Any]]) -> str:
