@@ -152,14 +152,7 @@ class Arrivals:
             self._submitted.wait()
             return None
         with self._changed:
-            if key not in self._arrived and key not in self._failed and not self._done:
-                self._waiting += 1
-                self._changed.notify_all()  # a paused producer goes on until it has arrived
-                try:
-                    while key not in self._arrived and key not in self._failed and not self._done:
-                        self._changed.wait()
-                finally:
-                    self._waiting -= 1
+            self._wait_for(lambda: key in self._arrived or key in self._failed)
             if key in self._arrived and self._arrived[key] is None:
                 return None  # released: fetched anew by the caller
             capture = self._arrived.get(key)
@@ -178,15 +171,21 @@ class Arrivals:
         if url not in self._documents:
             return None
         with self._changed:
-            if self._documents[url] is None and not self._done:
-                self._waiting += 1
-                self._changed.notify_all()  # a paused producer goes on until it has arrived
-                try:
-                    while self._documents[url] is None and not self._done:
-                        self._changed.wait()
-                finally:
-                    self._waiting -= 1
+            self._wait_for(lambda: self._documents[url] is not None)
             return self._documents[url]
+
+    def _wait_for(self, arrived: Callable[[], bool]) -> None:
+        """Wait (holding ``_changed``) until ``arrived()`` or the producer is done; a paused
+        producer goes on meanwhile, until it has arrived."""
+        if arrived() or self._done:
+            return
+        self._waiting += 1
+        self._changed.notify_all()
+        try:
+            while not arrived() and not self._done:
+                self._changed.wait()
+        finally:
+            self._waiting -= 1
 
     def release(self, target: Target) -> None:
         """Forget ``target``'s capture once it has been judged and written to the capture file

@@ -97,10 +97,11 @@ class CaptureBatch(Arrivals):
                         client=client,
                     )
                 self._ready(readiness)
-                documents = threading.Thread(
-                    target=self._fetch_documents, name="capture-documents", daemon=True
-                )
+                documents = None
                 if self._documents:
+                    documents = threading.Thread(
+                        target=self._fetch_documents, name="capture-documents", daemon=True
+                    )
                     documents.start()
                 one = self._limited(
                     fetch_each(client, self.base_url, self.spec, self.redactor, self._arrive)
@@ -120,7 +121,7 @@ class CaptureBatch(Arrivals):
                     worker.start()
                 for worker in workers:
                     worker.join()
-                if documents.is_alive():
+                if documents is not None:
                     documents.join()
         except BaseException as exc:  # handed to whoever reads the batch
             self._finish(exc)

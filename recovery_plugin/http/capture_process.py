@@ -92,7 +92,6 @@ class ProcessCaptureBatch(Arrivals):
         stream: CaptureFileStream | None = None,
         documents: Iterable[str] = (),
     ) -> None:
-        documents = tuple(dict.fromkeys(documents))
         super().__init__(
             targets,
             base_url=base_url,
@@ -102,7 +101,12 @@ class ProcessCaptureBatch(Arrivals):
             documents=documents,
         )
         self._job = _Job(
-            base_url, list(self._targets.values()), spec, redactor, readiness_path, documents
+            base_url,
+            list(self._targets.values()),
+            spec,
+            redactor,
+            readiness_path,
+            tuple(self._documents),
         )
         self.redactor = redactor
         self.cancel = cancel or threading.Event()

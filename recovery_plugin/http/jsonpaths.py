@@ -96,23 +96,23 @@ def compile_path(path: str) -> Query:
         cached = _compiled.get(path)
     if cached is not None:
         return cached
-    if _MEMBER_NAMES.fullmatch(path):
-        query: Query = MemberQuery(path)
-        with _compiled_lock:
-            _compiled[path] = query
-        return query
-    import jsonpath  # deferred: ~70 ms, paid only when a check uses a path
+    query = MemberQuery(path) if _MEMBER_NAMES.fullmatch(path) else _library_query(path)
+    with _compiled_lock:
+        _compiled[path] = query
+    return query
+
+
+def _library_query(path: str) -> Query:
+    import jsonpath  # deferred: ~70 ms, paid only when a check uses a path it must parse
 
     try:
-        compiled = jsonpath.compile(path, strict=True)
+        query = jsonpath.compile(path, strict=True)
     except jsonpath.JSONPathError as exc:
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise JSONPathSyntax(first_line) from None
-    if not isinstance(compiled, jsonpath.JSONPath):  # strict mode never unions; keep the type exact
+    if not isinstance(query, jsonpath.JSONPath):  # strict mode never unions; keep the type exact
         raise JSONPathSyntax(f"not a single RFC 9535 query: {path!r}")
-    with _compiled_lock:
-        _compiled[path] = compiled
-    return compiled
+    return query
 
 
 def find(path: str, document: Any) -> list[tuple[str, Any]]:

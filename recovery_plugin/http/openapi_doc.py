@@ -27,7 +27,6 @@ __all__ = [
     "OpenAPIDocument",
     "OpenAPILoad",
     "contract_documents",
-    "document_url",
     "fetch_document",
     "load_openapi",
 ]
@@ -216,7 +215,7 @@ class FetchedDocument:
     problem: str | None = None
 
 
-def document_url(source: str, base_url: str) -> str | None:
+def _document_url(source: str, base_url: str) -> str | None:
     """The URL ``source`` (an endpoint's ``openapi``) is fetched from; None for a file."""
     url = source.replace("{api_base}", base_url)
     return url if url.startswith(("http://", "https://")) else None
@@ -224,7 +223,7 @@ def document_url(source: str, base_url: str) -> str | None:
 
 def contract_documents(endpoints: Iterable[EndpointSpec], base_url: str) -> list[str]:
     """The URLs of the OpenAPI documents the endpoints' contract checks load (once each)."""
-    urls = (document_url(e.openapi, base_url) for e in endpoints if e.openapi)
+    urls = (_document_url(e.openapi, base_url) for e in endpoints if e.openapi)
     return list(dict.fromkeys(url for url in urls if url))
 
 

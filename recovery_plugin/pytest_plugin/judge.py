@@ -119,13 +119,12 @@ class CheckJudge:
 
     def openapi(self, source: str) -> OpenAPILoad:
         from recovery_plugin.http.contract import load_openapi
-        from recovery_plugin.http.openapi_doc import document_url
 
-        url = document_url(source, self.spec.base_url)
-        where = url or source.replace("{api_base}", self.spec.base_url)
+        where = source.replace("{api_base}", self.spec.base_url)
         with self._lock:
             if where not in self._openapi:
-                fetched = self._fetched_document(url) if url and self._fetched_document else None
+                # None for a file, or a URL the capture did not fetch: loaded here then.
+                fetched = self._fetched_document(where) if self._fetched_document else None
                 self._openapi[where] = load_openapi(
                     where,
                     timeout=self.spec.capture.timeout,
