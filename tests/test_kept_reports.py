@@ -46,8 +46,10 @@ def pytest_terminal_summary(terminalreporter):
     stats = terminalreporter.stats
     kept = {k: [[r.nodeid, r.when] for r in v if hasattr(r, "when")] for k, v in stats.items()}
     extra = [r.nodeid for v in stats.values() for r in v if hasattr(r, "_json_report_extra")]
+    kinds = {r.nodeid: type(r).__name__ for v in stats.values() for r in v if hasattr(r, "when")}
+    observed = {"seen": SEEN, "kept": kept, "extra": extra, "locations": LOCATIONS, "kinds": kinds}
     with open("observed.json", "w", encoding="utf-8") as f:
-        json.dump({"seen": SEEN, "kept": kept, "extra": extra, "locations": LOCATIONS}, f)
+        json.dump(observed, f)
 """
 
 
@@ -115,6 +117,10 @@ def test_every_report_reaches_hooks_junit_and_json_report_and_stand_ins_leave_th
         [CHECKS[0], CHECKS[2], "test_team.py::test_user"]
     )
     assert not [nodeid for nodeid in observed["extra"] if nodeid.startswith("recovery::")]
+    # What stays of a check's call report is the small stand-in; the user's test keeps its own.
+    kinds = observed["kinds"]
+    assert {kinds[nodeid] for nodeid in CHECKS} == {"KeptCallReport"}
+    assert kinds["test_team.py::test_user"] == "TestReport"
 
 
 def test_with_durations_asked_for_the_stand_in_reports_stay(
@@ -123,10 +129,52 @@ def test_with_durations_asked_for_the_stand_in_reports_stay(
     result = _run(pytester, unhealthy, "--durations=0", "-vv")
 
     result.assert_outcomes(passed=2, failed=1)
-    kept = _observed(pytester)["kept"]
-    assert sorted(map(tuple, kept[""])) == sorted(
+    observed = _observed(pytester)
+    assert sorted(map(tuple, observed["kept"][""])) == sorted(
         (nodeid, when) for nodeid in CHECKS for when in ("setup", "teardown")
     )
+    assert set(observed["kinds"].values()) == {"TestReport"}  # --durations reads them whole
+
+
+def test_the_kept_call_reports_still_make_every_summary_line(
+    unhealthy: SimulatedService, pytester: pytest.Pytester
+) -> None:
+    """The counts, the ``--tb=line`` failure lines and the ``-r`` lines come from the kept
+    reports: with the stand-ins they say what they said before."""
+    result = _run(pytester, unhealthy, "--tb=line", "-rA")
+
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*= FAILURES =*",
+            "GET /api/v1/dashboard/summary: status mismatch: expected 200, got 500*",
+            "*short test summary info*",
+            "PASSED recovery::health",
+            "FAILED recovery::summary*",
+            "*1 failed, 2 passed*",
+        ]
+    )
+    assert _observed(pytester)["kinds"]["recovery::summary"] == "KeptCallReport"
+
+
+def test_a_report_a_hook_added_to_is_kept_whole(
+    unhealthy: SimulatedService, pytester: pytest.Pytester
+) -> None:
+    """A report another plugin hung its own attribute on is kept as it is, for that plugin."""
+    pytester.makeconftest(
+        OBSERVER
+        + """
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    outcome.get_result().team_note = "kept"
+"""
+    )
+    args = ["--recovery-base-url", unhealthy.base_url, "--recovery-matchup-id", DEFAULT_MATCHUP_ID]
+    result = pytester.runpytest_inprocess(*args, "-p", "no:logging")
+
+    result.assert_outcomes(passed=2, failed=1)
+    assert set(_observed(pytester)["kinds"].values()) == {"TestReport"}
 
 
 def test_a_checks_location_is_pytests_own_and_degrades_to_pytests_cache(

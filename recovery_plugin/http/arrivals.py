@@ -141,6 +141,11 @@ class Arrivals:
 
     # --- the readers' side --------------------------------------------------------------------
 
+    def target(self, key: CaptureKey) -> Target | None:
+        """The batch's own target of ``key`` (None: not one of the batch's): a check made for
+        it shares it instead of holding a copy."""
+        return self._targets.get(key)
+
     def get(self, target: Target) -> Capture | None:
         """The capture of ``target`` once it has arrived; None when the batch does not hold it.
 

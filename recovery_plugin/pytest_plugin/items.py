@@ -19,13 +19,22 @@ from recovery_plugin.ids import printable
 if TYPE_CHECKING:
     from recovery_plugin.http.capture import Capture, Target
 
-__all__ = ["COLLECTOR_NAME", "MARKER", "CheckFailed", "EndpointCheck", "RecoveryChecks"]
+__all__ = [
+    "COLLECTOR_NAME",
+    "MARKER",
+    "CheckFailed",
+    "EndpointCheck",
+    "RecoveryChecks",
+    "new_target",
+]
 
 MARKER = "recovery_check"
 COLLECTOR_NAME = "recovery"
 """The generated checks' collector: their node ids are ``recovery::<endpoint>[<matchup id>]``."""
 
 CaptureSource = Callable[["Target"], "Capture"]
+TargetSource = Callable[[EndpointSpec, "str | None"], "Target"]
+"""The target a check requests: the capture batch's own when it has one (shared, not copied)."""
 Location = tuple[str, int | None, str]
 Judge = Callable[["EndpointCheck"], list[str]]
 
@@ -45,12 +54,14 @@ class RecoveryChecks(pytest.Collector):
         checks: list[tuple[EndpointSpec, str | None]],
         capture_for: CaptureSource,
         judge: Judge | None = None,
+        target_for: TargetSource | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._checks = checks
         self._capture_for = capture_for
         self._judge = judge
+        self._target_for = target_for or new_target
 
     def collect(self) -> list[pytest.Item]:
         items: list[pytest.Item] = []
@@ -64,6 +75,7 @@ class RecoveryChecks(pytest.Collector):
                     matchup_id=matchup_id,
                     capture_for=self._capture_for,
                     judge=self._judge,
+                    target=self._target_for(spec, matchup_id),
                 )
             )
         return items
@@ -72,6 +84,8 @@ class RecoveryChecks(pytest.Collector):
 class EndpointCheck(pytest.Item):
     """GET one endpoint (from the session's batch capture) and check it against its spec."""
 
+    _extra_keywords: set[str] | None
+
     def __init__(
         self,
         *,
@@ -79,17 +93,17 @@ class EndpointCheck(pytest.Item):
         matchup_id: str | None,
         capture_for: CaptureSource,
         judge: Judge | None = None,
+        target: Target | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self._extra_keywords = None  # pytest's empty set, made again only if anybody asks
         self._judge = judge
         self.spec = spec
         self.matchup_id = matchup_id
         self._capture_for = capture_for
         self._location: Location | None = None
-        from recovery_plugin.http.capture import Target
-
-        self.target = Target(spec.name, spec.path, matchup_id if spec.per_matchup else None)
+        self.target = target if target is not None else new_target(spec, matchup_id)
         self.add_marker(pytest.mark.recovery_check(spec.name, matchup_id))
 
     def runtest(self) -> None:
@@ -113,6 +127,19 @@ class EndpointCheck(pytest.Item):
         return self.path, None, f"{self.name}: GET {self.target.path}"
 
     @property
+    def extra_keyword_matches(self) -> set[str]:
+        """pytest's extra ``-k`` names of the item, made when first asked for: an empty set is
+        ~0.2 kB, kept all session, and hardly any item ever has one."""
+        extra = self._extra_keywords
+        if extra is None:
+            extra = self._extra_keywords = set()
+        return extra
+
+    @extra_keyword_matches.setter
+    def extra_keyword_matches(self, value: set[str]) -> None:
+        self._extra_keywords = value
+
+    @property
     def location(self) -> Location:
         """pytest's ``Item.location``, kept in an attribute of our own: pytest caches it with a
         ``functools.cached_property``, whose write to the instance ``__dict__`` turns each
@@ -122,6 +149,13 @@ class EndpointCheck(pytest.Item):
             compute = _PYTEST_LOCATION
             location = self._location = compute(self) if compute else super().location
         return location
+
+
+def new_target(spec: EndpointSpec, matchup_id: str | None) -> Target:
+    """The target of ``spec`` (for ``matchup_id`` when its path names one)."""
+    from recovery_plugin.http.capture import Target
+
+    return Target(spec.name, spec.path, matchup_id if spec.per_matchup else None)
 
 
 def _pytest_location() -> Callable[[pytest.Item], Location] | None:
