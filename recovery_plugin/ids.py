@@ -58,6 +58,8 @@ def printable(value: str) -> str:
     characters, the BOM), separators other than the space, surrogates (non-UTF-8 bytes) and
     letters drawn as nothing (Hangul fillers). Hangul syllables and accents stay as they are.
     """
+    if value.isprintable() and not any(letter in value for letter in _INVISIBLE_LETTERS):
+        return value  # nearly every line: no copy built a character at a time
     return "".join(
         ch if ch.isprintable() and ch not in _INVISIBLE_LETTERS else ascii(ch)[1:-1] for ch in value
     )

@@ -14,11 +14,13 @@ A value too short or too common to be a secret (:func:`unmaskable_reason`: ``tru
 ``8100``) is never masked — masking it would rewrite healthy output all over — and is reported
 instead (:attr:`Secret.unmaskable`), for the preflight to say "not masked".
 
-Masking only ever returns a copy: callers judge the raw data and mask what they *write*.
+Masking returns a copy (:meth:`Redactor.obj_shared` shares the parts it leaves as they are,
+for what is written and then only read): callers judge the raw data and mask what they *write*.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -266,6 +268,37 @@ class Redactor:
             else self.text(value)
             for name, value in headers.items()
         }
+
+    def obj_shared(self, value: Any) -> Any:
+        """``value`` masked as :meth:`obj` masks it, but every dict and list with nothing to
+        mask in it is ``value``'s own, not a copy: for what is written and then only read
+        (the report of 100,000 checks would otherwise be held twice as it is written)."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            copy: dict[str, Any] | None = None
+            for index, (key, item) in enumerate(value.items()):
+                masked_key = self.text(key) if isinstance(key, str) else self.text(str(key))
+                masked = self.obj_shared(item)
+                if copy is None and (masked_key is not key or masked is not item):
+                    copy = {}
+                    for done_key, done_item in itertools.islice(value.items(), index):
+                        copy[done_key] = done_item  # unchanged so far: already as written
+                if copy is not None:
+                    copy[masked_key] = masked
+            return value if copy is None else copy
+        if isinstance(value, list):
+            masked_items = None
+            for index, item in enumerate(value):
+                masked = self.obj_shared(item)
+                if masked_items is None and masked is not item:
+                    masked_items = value[:index]
+                if masked_items is not None:
+                    masked_items.append(masked)
+            return value if masked_items is None else masked_items
+        if isinstance(value, Mapping | tuple):
+            return self.obj(value)  # not a dict or list: copied into one, as obj() does
+        return value
 
     def obj(self, value: Any) -> Any:
         """A copy of a JSON-like structure with every string masked (keys included)."""

@@ -8,7 +8,11 @@ from typing import Any
 
 import pytest
 
-from recovery_plugin.report.checklist import build_checklist, write_ids_to_redo
+from recovery_plugin.report.checklist import (
+    MAX_REAPPLY_INLINE_IDS,
+    build_checklist,
+    write_ids_to_redo,
+)
 from recovery_plugin.report.model import Attempt, StepRecord
 from recovery_plugin.report.writer import Report
 
@@ -252,6 +256,27 @@ def test_a_failed_capture_gets_a_rollback_guide_naming_failed_endpoints() -> Non
     assert argv[:2] == ["recovery-bundle", "verify"]
     assert argv[argv.index("--matchup-id") + 1] == KOREAN_ID
     assert "--skip-ingest" not in argv
+
+
+def test_a_capture_guide_names_the_first_failed_checks_and_counts_the_rest() -> None:
+    """With 100,000 failed checks the guide stays one readable line (the report's tests list
+    every one)."""
+    failed = [
+        {
+            "nodeid": f"checks::m{n}",
+            "endpoint": "matchup",
+            "matchup_id": f"id-{n}",
+            "outcome": "failed",
+        }
+        for n in range(MAX_REAPPLY_INLINE_IDS + 7)
+    ]
+    report = _report([_capture("failed")], mode="verify", verification=_verification(*failed))
+
+    (guide,) = _guides(build_checklist(report, "en"))
+
+    shown = ", ".join(f"matchup[id-{n}]" for n in range(MAX_REAPPLY_INLINE_IDS))
+    assert guide.startswith(f"rollback-guide: capture failed for {shown}, ... and 7 more. ")
+    assert f"id-{MAX_REAPPLY_INLINE_IDS}]" not in guide.split(". ", 1)[0]
 
 
 def test_a_failed_capture_without_test_results_points_at_the_session() -> None:

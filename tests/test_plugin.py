@@ -587,6 +587,39 @@ def test_k_selects_generated_checks_and_only_those_are_requested(
     )
 
 
+def test_each_check_carries_its_marker_with_its_endpoint_and_id(
+    healthy: SimulatedService, pytester: pytest.Pytester
+) -> None:
+    """``recovery_check(endpoint, matchup_id)`` is there for a hook to read, and a mark a hook
+    adds to a check (here ``xfail``) works as on any test."""
+    pytester.makeconftest(
+        """
+import json
+import pytest
+
+def pytest_collection_modifyitems(items):
+    seen = {}
+    for item in items:
+        mark = item.get_closest_marker("recovery_check")
+        seen[item.nodeid] = [list(mark.args), "recovery_check" in item.keywords]
+        if item.nodeid == "recovery::health":
+            item.add_marker(pytest.mark.xfail(reason="told to"))
+    with open("marks.json", "w", encoding="utf-8") as f:
+        json.dump(seen, f)
+"""
+    )
+    result = pytester.runpytest(*gate_args(healthy, "-rX"))
+
+    result.assert_outcomes(passed=2, xpassed=1)
+    result.stdout.fnmatch_lines(["XPASS recovery::health - told to"])
+    seen = json.loads((pytester.path / "marks.json").read_text("utf-8"))
+    assert seen == {
+        "recovery::health": [["health", None], True],
+        "recovery::summary": [["summary", None], True],
+        f"recovery::matchup[{DEFAULT_MATCHUP_ID}]": [["matchup", DEFAULT_MATCHUP_ID], True],
+    }
+
+
 def test_capture_timeout_flag_env_and_ini(
     recovery_sim: RecoverySim, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

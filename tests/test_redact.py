@@ -187,3 +187,25 @@ def test_json_document_masks_like_the_structural_walk() -> None:
     document = {"a": 'x pa"ss\\word'}
     text = json.dumps(document)
     assert quoted.json_document(text, json.loads(text)) == {"a": "x ***"}
+
+
+def test_obj_shared_masks_as_obj_does_and_shares_only_what_it_leaves_alone() -> None:
+    redactor = Redactor([TOKEN])
+    clean = {"nodeid": "recovery::health", "groups": [{"name": "response", "reasons": []}]}
+    dirty = {"message": f"token {TOKEN} leaked", "tags": ["a", TOKEN], 7: "seven"}
+    payload = {"tests": [clean, dirty], "pair": ("x", TOKEN), "count": 3}
+
+    shared = redactor.obj_shared(payload)
+
+    assert shared == redactor.obj(payload)
+    assert shared["tests"][0] is clean  # nothing to mask: the very same dict, not a copy
+    assert shared["tests"][1] is not dirty and dirty["message"] == f"token {TOKEN} leaked"
+    assert shared["tests"][1] == {
+        "message": f"token {MASK} leaked",
+        "tags": ["a", MASK],
+        "7": "seven",
+    }
+    assert shared["pair"] == ["x", MASK]
+    assert shared is not payload and payload["pair"] == ("x", TOKEN)
+    untouched = {"a": [1, {"b": "c"}]}
+    assert redactor.obj_shared(untouched) is untouched

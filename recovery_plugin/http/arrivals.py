@@ -88,10 +88,10 @@ class Arrivals:
             self.stream.begin(readiness)
         self._submitted.set()
 
-    def _arrive(self, capture: Capture) -> None:
+    def _arrive(self, capture: Capture, key: CaptureKey | None = None) -> None:
         """Called once per capture, one at a time: the file first, then the caller's hook."""
         if self.stream is not None:
-            self.stream.add(capture)
+            self.stream.add(capture, key)
         self.on_done(capture)
 
     def _add(self, key: CaptureKey, capture: Capture) -> None:

@@ -183,7 +183,7 @@ class ProcessCaptureBatch(Arrivals):
             key = self._own_key(key, sent)
             capture = Capture(**sent, redactor=self.redactor)
             try:
-                self._arrive(capture)
+                self._arrive(capture, key)
             except BaseException as exc:  # as in-process: a failing hook fails that target
                 self._fail(key, exc)
                 return

@@ -38,6 +38,6 @@ def group_records(groups: Mapping[str, Iterable[str]]) -> list[dict[str, Any]]:
     """``verification.tests[].groups``: name, outcome and reasons of each group."""
     records = []
     for name, reasons in groups.items():
-        found = list(reasons)
+        found = reasons if isinstance(reasons, list) else list(reasons)
         records.append({"name": name, "outcome": "failed" if found else "passed", "reasons": found})
     return records

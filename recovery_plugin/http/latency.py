@@ -18,6 +18,7 @@ from recovery_plugin.errors import ConfigError, config_table
 from recovery_plugin.records import dataclass
 
 __all__ = [
+    "NO_RESPONSE",
     "LatencySLO",
     "SLOResult",
     "Sample",
@@ -39,12 +40,16 @@ class LatencySLO:
     """A fraction: 0.01 allows one failed check in a hundred."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per check, kept all session: no __dict__ each
 class Sample:
     """One check's request: its latency (None without a response) and whether it errored."""
 
     elapsed_ms: float | None
     error: bool = False
+
+
+NO_RESPONSE = Sample(None, error=True)
+"""The sample of every check without a response: one, shared (a sample is frozen)."""
 
 
 @dataclass(frozen=True)

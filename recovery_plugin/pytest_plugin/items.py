@@ -7,7 +7,7 @@ can act on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +58,9 @@ class RecoveryChecks(pytest.Collector):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        # For ``-k recovery_check`` and ``"recovery_check" in item.keywords``: every check finds
+        # it here, its parent, instead of holding its own entry.
+        self.keywords[MARKER] = getattr(pytest.mark, MARKER)
         self._checks = checks
         self._capture_for = capture_for
         self._judge = judge
@@ -85,6 +88,7 @@ class EndpointCheck(pytest.Item):
     """GET one endpoint (from the session's batch capture) and check it against its spec."""
 
     _extra_keywords: set[str] | None
+    _own_marks: list[pytest.Mark] | None
 
     def __init__(
         self,
@@ -98,13 +102,13 @@ class EndpointCheck(pytest.Item):
     ) -> None:
         super().__init__(**kwargs)
         self._extra_keywords = None  # pytest's empty set, made again only if anybody asks
+        self._own_marks = None  # made when first asked for (``own_markers``)
         self._judge = judge
         self.spec = spec
         self.matchup_id = matchup_id
         self._capture_for = capture_for
         self._location: Location | None = None
         self.target = target if target is not None else new_target(spec, matchup_id)
-        self.add_marker(pytest.mark.recovery_check(spec.name, matchup_id))
 
     def runtest(self) -> None:
         from recovery_plugin.http.checks import evaluate
@@ -125,6 +129,31 @@ class EndpointCheck(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"{self.name}: GET {self.target.path}"
+
+    @property
+    def own_markers(self) -> list[pytest.Mark]:
+        """pytest's marks of the item, made when first asked for: ``recovery_check(endpoint,
+        matchup_id)`` first, then any a hook adds. Its mark, list and args are ~0.4 kB a check,
+        kept all session, and a generated session without ``-m`` or check files never asks."""
+        marks = self._own_marks
+        if marks is None:
+            mark = getattr(pytest.mark, MARKER)(self.spec.name, self.matchup_id).mark
+            marks = self._own_marks = [mark]
+        return marks
+
+    @own_markers.setter
+    def own_markers(self, value: list[pytest.Mark]) -> None:
+        self._own_marks = value
+
+    def marks_besides_own(self) -> Iterator[pytest.Mark]:
+        """Every mark of the item (its parents' too) but its own ``recovery_check``, without
+        making that one."""
+        own = self._own_marks
+        for node in self.iter_parents():
+            marks = own if node is self else node.own_markers
+            for mark in marks or ():
+                if mark.name != MARKER:
+                    yield mark
 
     @property
     def extra_keyword_matches(self) -> set[str]:

@@ -255,8 +255,8 @@ class CheckJudge:
 
 
 def _sample(capture: Capture) -> Sample:
-    from recovery_plugin.http.latency import Sample
+    from recovery_plugin.http.latency import NO_RESPONSE, Sample
 
     if capture.error is not None or capture.status is None:
-        return Sample(None, error=True)
+        return NO_RESPONSE
     return Sample(round(capture.elapsed_s * 1000, 3), error=capture.status >= 500)

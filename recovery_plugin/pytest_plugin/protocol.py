@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import pytest
 
+from recovery_plugin.pytest_plugin.items import EndpointCheck
 from recovery_plugin.pytest_plugin.kept_reports import KeptReports
 
 __all__ = ["CheapProtocol"]
@@ -53,7 +54,8 @@ class CheapProtocol:
         self._kept: KeptReports | None = None
 
     def applies(self, item: pytest.Item) -> bool:
-        if any(mark.name != self._own_marker for mark in item.iter_markers()):
+        marks = item.marks_besides_own() if isinstance(item, EndpointCheck) else item.iter_markers()
+        if any(mark.name != self._own_marker for mark in marks):
             return False
         if item.config.getoption("setupshow", False) or item.config.getoption("setuponly", False):
             return False

@@ -254,7 +254,7 @@ def _guides(
         guides.append(
             f"{ROLLBACK_GUIDE} "
             + text["capture"].format(
-                endpoints=", ".join(_failed_endpoints(report)) or "the verification session",
+                endpoints=_id_list(_failed_endpoints(report)) or "the verification session",
                 command=_verify_command(report),
             )
         )

@@ -199,7 +199,7 @@ class ReportWriter:
             report.ops_checklist = checklist
             payload["ops_checklist"] = checklist
             hooks.last_look(payload)
-            redacted: dict[str, Any] = self.redactor.obj(payload)
+            redacted: dict[str, Any] = self.redactor.obj_shared(payload)
             self._write_final(redacted)
             return redacted
 
