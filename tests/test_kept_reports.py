@@ -183,6 +183,9 @@ def test_a_checks_location_is_pytests_own_and_degrades_to_pytests_cache(
     _run(pytester, unhealthy).assert_outcomes(passed=2, failed=1)
     ours = _observed(pytester)["locations"]
     assert ours["recovery::health"][0][1:] == [None, "health: GET /health"]
+    # A matchup check names its path as configured: its id is in its name already.
+    matchup = f"matchup[{DEFAULT_MATCHUP_ID}]"
+    assert ours[f"recovery::{matchup}"][0][2] == f"{matchup}: GET /api/v1/matchups/{{matchup_id}}"
     assert not any(cached for _location, cached in ours.values())
 
     # A pytest whose Item.location is not what we know: pytest's own, cached as pytest does.

@@ -590,22 +590,33 @@ def test_k_selects_generated_checks_and_only_those_are_requested(
 def test_each_check_carries_its_marker_with_its_endpoint_and_id(
     healthy: SimulatedService, pytester: pytest.Pytester
 ) -> None:
-    """``recovery_check(endpoint, matchup_id)`` is there for a hook to read, and a mark a hook
-    adds to a check (here ``xfail``) works as on any test."""
+    """``recovery_check(endpoint, matchup_id)`` is there for a hook to read, a mark a hook adds
+    to a check (here ``xfail``) works as on any test, and so does the check's ``stash``."""
     pytester.makeconftest(
         """
 import json
 import pytest
+
+SEEN = pytest.StashKey()
+STASHED = []
 
 def pytest_collection_modifyitems(items):
     seen = {}
     for item in items:
         mark = item.get_closest_marker("recovery_check")
         seen[item.nodeid] = [list(mark.args), "recovery_check" in item.keywords]
+        item.stash[SEEN] = mark.args[0]
         if item.nodeid == "recovery::health":
             item.add_marker(pytest.mark.xfail(reason="told to"))
     with open("marks.json", "w", encoding="utf-8") as f:
         json.dump(seen, f)
+
+def pytest_runtest_makereport(item, call):
+    STASHED.append(item.stash[SEEN])
+
+def pytest_sessionfinish():
+    with open("stashed.json", "w", encoding="utf-8") as f:
+        json.dump(sorted(set(STASHED)), f)
 """
     )
     result = pytester.runpytest(*gate_args(healthy, "-rX"))
@@ -618,6 +629,9 @@ def pytest_collection_modifyitems(items):
         "recovery::summary": [["summary", None], True],
         f"recovery::matchup[{DEFAULT_MATCHUP_ID}]": [["matchup", DEFAULT_MATCHUP_ID], True],
     }
+    # What a plugin puts in a check's stash at collection is there when the check runs.
+    stashed = json.loads((pytester.path / "stashed.json").read_text("utf-8"))
+    assert stashed == ["health", "matchup", "summary"]
 
 
 def test_capture_timeout_flag_env_and_ini(

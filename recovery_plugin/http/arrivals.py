@@ -168,6 +168,8 @@ class Arrivals:
             if self._error is not None:
                 return self._unavailable(self._targets[key], self._error)
             return None
+        if target is self._targets[key]:
+            return capture  # the batch's own target: the capture is its request's
         return capture if capture.path == target.path else None
 
     def document(self, url: str) -> FetchedDocument | None:

@@ -33,25 +33,17 @@ class Target:
     matchup_id: str | None = None
     _key: CaptureKey = field(init=False, repr=False, compare=False)
     """One tuple for the target's life: every map of captures by key shares it."""
-    _path: str | None = field(init=False, repr=False, compare=False)
-    """The request path, built once (None: the id cannot be encoded; :attr:`path` raises)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_key", (self.name, self.matchup_id))
-        try:
-            path: str | None = self._build_path()
-        except Exception:  # an id that cannot be encoded: asked for its path, it raises again
-            path = None
-        object.__setattr__(self, "_path", path)
-
-    def _build_path(self) -> str:
-        if self.matchup_id is None:
-            return self.path_template
-        return self.path_template.replace("{matchup_id}", path_segment(self.matchup_id))
 
     @property
     def path(self) -> str:
-        return self._path if self._path is not None else self._build_path()
+        """The request path (raises for an id that cannot be encoded). Built when asked for,
+        not kept: the launcher holds 100,000 targets all session and asks for few paths."""
+        if self.matchup_id is None:
+            return self.path_template
+        return self.path_template.replace("{matchup_id}", path_segment(self.matchup_id))
 
     @property
     def key(self) -> CaptureKey:

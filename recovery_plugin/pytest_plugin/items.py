@@ -89,6 +89,7 @@ class EndpointCheck(pytest.Item):
 
     _extra_keywords: set[str] | None
     _own_marks: list[pytest.Mark] | None
+    _stash: pytest.Stash | None
 
     def __init__(
         self,
@@ -103,6 +104,7 @@ class EndpointCheck(pytest.Item):
         super().__init__(**kwargs)
         self._extra_keywords = None  # pytest's empty set, made again only if anybody asks
         self._own_marks = None  # made when first asked for (``own_markers``)
+        self._stash = None  # likewise (``stash``)
         self._judge = judge
         self.spec = spec
         self.matchup_id = matchup_id
@@ -128,7 +130,10 @@ class EndpointCheck(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"{self.name}: GET {self.target.path}"
+        # The path as configured ({matchup_id} and all: the id is in the name), not as
+        # requested: every check keeps this text all session, and an encoded Hangul id made it
+        # ~0.4 kB a check. The reasons name the path as requested.
+        return self.path, None, f"{self.name}: GET {self.spec.path}"
 
     @property
     def own_markers(self) -> list[pytest.Mark]:
@@ -154,6 +159,27 @@ class EndpointCheck(pytest.Item):
             for mark in marks or ():
                 if mark.name != MARKER:
                     yield mark
+
+    @property
+    def stash(self) -> pytest.Stash:
+        """pytest's per-item store for plugins, made when first asked for: the plugins of a
+        generated session never ask, and an empty one is ~0.1 kB a check, kept all session."""
+        stash = self._stash
+        if stash is None:
+            stash = self._stash = pytest.Stash()
+        return stash
+
+    @stash.setter
+    def stash(self, value: pytest.Stash) -> None:
+        self._stash = value
+
+    @property
+    def _store(self) -> pytest.Stash:  # pytest's deprecated alias of ``stash``
+        return self.stash
+
+    @_store.setter
+    def _store(self, value: pytest.Stash) -> None:
+        self._stash = value
 
     @property
     def extra_keyword_matches(self) -> set[str]:
