@@ -6,6 +6,7 @@ commands that use them (a test guards this), so ``--help`` and ``run --mode dry-
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -13,15 +14,42 @@ from collections.abc import Sequence
 import click
 
 from recovery_plugin import __version__
-from recovery_plugin.cli.run_commands import run, verify
-from recovery_plugin.cli.sim_commands import demo, sim
-from recovery_plugin.cli.view_commands import compare, history, show
 from recovery_plugin.errors import ExitCode, RecoveryError
 
 __all__ = ["cli", "main"]
 
+_COMMANDS = {
+    "run": "recovery_plugin.cli.run_commands",
+    "verify": "recovery_plugin.cli.run_commands",
+    "demo": "recovery_plugin.cli.sim_commands",
+    "show": "recovery_plugin.cli.view_commands",
+    "compare": "recovery_plugin.cli.view_commands",
+    "history": "recovery_plugin.cli.view_commands",
+    "sim": "recovery_plugin.cli.sim_commands",
+}
+"""Each command and the module that defines it: a command's module is imported only when that
+command runs (or ``--help`` lists them all), so ``run`` does not load the viewers and the sim."""
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class _LazyGroup(click.Group):
+    """click's lazily loading group (see click's docs, "Lazily Loading Subcommands")."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = _COMMANDS.get(cmd_name)
+        if module is None:
+            return None
+        command = getattr(importlib.import_module(module), cmd_name)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(
+    cls=_LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="recovery-bundle")
 def cli() -> None:
     """Ops recovery runbook harness: re-run ingest, reprocess matchups, verify the service.
@@ -29,10 +57,6 @@ def cli() -> None:
     Dry-run first (the default), then apply. Every run leaves one report:
     <output-dir>/<run_id>/recovery_bundle_report.json.
     """
-
-
-for _command in (run, verify, demo, show, compare, history, sim):
-    cli.add_command(_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
