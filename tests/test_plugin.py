@@ -634,6 +634,46 @@ def pytest_sessionfinish():
     assert stashed == ["health", "matchup", "summary"]
 
 
+def test_a_check_a_hook_marks_skip_is_skipped_with_its_reason(
+    healthy: SimulatedService, pytester: pytest.Pytester
+) -> None:
+    """A team skipping a generated check (during maintenance, say) by a mark: reported as
+    skipped at the check, with the reason, in the console, the JUnit XML and the JSON report."""
+    pytester.makeconftest(
+        """
+import pytest
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.nodeid == "recovery::summary":
+            item.add_marker(pytest.mark.skip(reason="summary under maintenance"))
+        if item.nodeid == "recovery::health":
+            item.add_marker(pytest.mark.skipif(True, reason="health checked elsewhere"))
+"""
+    )
+    junit, report = pytester.path / "junit.xml", pytester.path / "report.json"
+    result = pytester.runpytest(
+        *gate_args(healthy, "-rs", f"--junit-xml={junit}", "--json-report"),
+        f"--json-report-file={report}",
+    )
+
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=1, skipped=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "SKIPPED [1] recovery::summary: summary under maintenance",
+            "SKIPPED [1] recovery::health: health checked elsewhere",
+        ]
+    )
+    assert "INTERNALERROR" not in result.stdout.str()
+    skipped = [
+        c for c in ET.parse(junit).getroot().iter("testcase") if c.find("skipped") is not None
+    ]
+    assert len(skipped) == 2
+    tests = {t["nodeid"]: t["outcome"] for t in json.loads(report.read_text("utf-8"))["tests"]}
+    assert tests["recovery::summary"] == "skipped"
+
+
 def test_capture_timeout_flag_env_and_ini(
     recovery_sim: RecoverySim, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -193,6 +193,33 @@ class VerificationSession:
             return True
         return None
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> pytest.TestReport | None:
+        """A check skipped by a mark (``skip``, ``skipif``) is reported at the check itself:
+        pytest would report it at the check's line in its file, and a generated check has
+        neither (pytest stops with an internal error)."""
+        excinfo = call.excinfo
+        if not isinstance(item, EndpointCheck) or excinfo is None:
+            return None
+        when = call.when
+        if not isinstance(excinfo.value, pytest.skip.Exception) or when == "collect":
+            return None
+        return pytest.TestReport(
+            item.nodeid,
+            item.location,
+            {name: 1 for name in item.keywords},
+            "skipped",
+            (item.nodeid, None, str(excinfo.value.msg)),  # type: ignore[arg-type]  # no line
+            when,
+            [(f"Captured {key} {phase}", text) for phase, key, text in item._report_sections],
+            call.duration,
+            call.start,
+            call.stop,
+            item.user_properties,
+        )
+
     def _release(self, item: EndpointCheck) -> None:
         """Drop ``item``'s capture from memory when the capture file already holds it."""
         batch = self._batch
