@@ -278,12 +278,10 @@ class Redactor:
         if isinstance(value, dict):
             copy: dict[str, Any] | None = None
             for index, (key, item) in enumerate(value.items()):
-                masked_key = self.text(key) if isinstance(key, str) else self.text(str(key))
+                masked_key = self.text(str(key))  # str() of a str is the str itself
                 masked = self.obj_shared(item)
                 if copy is None and (masked_key is not key or masked is not item):
-                    copy = {}
-                    for done_key, done_item in itertools.islice(value.items(), index):
-                        copy[done_key] = done_item  # unchanged so far: already as written
+                    copy = dict(itertools.islice(value.items(), index))  # unchanged so far
                 if copy is not None:
                     copy[masked_key] = masked
             return value if copy is None else copy

@@ -17,7 +17,7 @@ from recovery_plugin.config import EndpointSpec
 from recovery_plugin.ids import printable
 
 if TYPE_CHECKING:
-    from recovery_plugin.http.capture import Capture, Target
+    from recovery_plugin.http.capture import Capture, CaptureKey, Target
 
 __all__ = [
     "COLLECTOR_NAME",
@@ -26,6 +26,7 @@ __all__ = [
     "EndpointCheck",
     "RecoveryChecks",
     "new_target",
+    "target_key",
 ]
 
 MARKER = "recovery_check"
@@ -206,11 +207,17 @@ class EndpointCheck(pytest.Item):
         return location
 
 
+def target_key(spec: EndpointSpec, matchup_id: str | None) -> CaptureKey:
+    """The key of the check's target: the id only when the endpoint's path names one."""
+    return spec.name, matchup_id if spec.per_matchup else None
+
+
 def new_target(spec: EndpointSpec, matchup_id: str | None) -> Target:
     """The target of ``spec`` (for ``matchup_id`` when its path names one)."""
     from recovery_plugin.http.capture import Target
 
-    return Target(spec.name, spec.path, matchup_id if spec.per_matchup else None)
+    name, request_id = target_key(spec, matchup_id)
+    return Target(name, spec.path, request_id)
 
 
 def _pytest_location() -> Callable[[pytest.Item], Location] | None:

@@ -78,11 +78,11 @@ class KeptReports:
 
     def __init__(self, config: pytest.Config) -> None:
         self._config = config
-        self._keep_stand_ins: bool | None = None
+        self._keep_whole: bool | None = None
 
     def reported_stand_in(self, report: pytest.TestReport) -> None:
         """``report`` (a stand-in setup/teardown report) has been through every logreport hook."""
-        if self._keeps_stand_ins():
+        if self._keeps_whole_reports():
             return
         kept = self._stats(_STAND_IN_CATEGORY)
         # Only the report just added (the last one): anything else is left as it is.
@@ -102,7 +102,7 @@ class KeptReports:
         with contextlib.suppress(AttributeError):
             delattr(report, _JSON_REPORT_EXTRA)
         category = _CATEGORY.get(report.outcome)
-        if category is None or self._keeps_stand_ins() or report.sections:
+        if category is None or self._keeps_whole_reports() or report.sections:
             return
         if (
             not _TEST_REPORT_FIELDS.issuperset(vars(report))
@@ -113,13 +113,13 @@ class KeptReports:
         if kept and kept[-1] is report:
             kept[-1] = KeptCallReport(report)
 
-    def _keeps_stand_ins(self) -> bool:
-        if self._keep_stand_ins is None:
+    def _keeps_whole_reports(self) -> bool:
+        if self._keep_whole is None:
             config = self._config
             durations = config.getoption("durations", None)
             times = _ini(config, "console_output_style") == "times"
-            self._keep_stand_ins = bool(durations is not None or times)
-        return self._keep_stand_ins
+            self._keep_whole = bool(durations is not None or times)
+        return self._keep_whole
 
 
 def _ini(config: pytest.Config, name: str) -> object:

@@ -24,6 +24,7 @@ from recovery_plugin.pytest_plugin.items import (
     EndpointCheck,
     RecoveryChecks,
     new_target,
+    target_key,
 )
 from recovery_plugin.pytest_plugin.judge import CheckJudge
 from recovery_plugin.pytest_plugin.protocol import CheapProtocol
@@ -167,8 +168,7 @@ class VerificationSession:
     def _target_for(self, spec: EndpointSpec, matchup_id: str | None) -> Target:
         """The launcher's batch's target for the check, when it is the same request."""
         prefetch = self.context.prefetch
-        key = (spec.name, matchup_id if spec.per_matchup else None)
-        known = prefetch.target(key) if prefetch is not None else None
+        known = prefetch.target(target_key(spec, matchup_id)) if prefetch is not None else None
         if known is not None and known.path_template == spec.path:
             return known
         return new_target(spec, matchup_id)
