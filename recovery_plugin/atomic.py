@@ -105,22 +105,34 @@ def write_json_atomic(path: Path, payload: Any) -> None:
 
 def remove_stale_temporaries(directory: Path, *, depth: int = 1) -> list[Path]:
     """Remove the temporaries of killed atomic writes in ``directory`` and its subdirectories
-    down to ``depth`` levels; a live writer's are kept. Returns what was removed."""
+    down to ``depth`` levels; a live writer's are kept. Returns what was removed.
+
+    ``os.scandir`` gives each entry's type without a ``stat`` of its own: the output directory
+    holds every earlier run, and this runs at the start of each one."""
     removed: list[Path] = []
     try:
-        entries = sorted(Path(directory).iterdir())
+        with os.scandir(directory) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
     except OSError:
         return removed
     for entry in entries:
-        if depth > 0 and entry.is_dir() and not entry.is_symlink():
-            removed += remove_stale_temporaries(entry, depth=depth - 1)
+        try:
+            is_dir = entry.is_dir(follow_symlinks=False)
+        except OSError:
+            continue
+        if is_dir:
+            if depth > 0:
+                removed += remove_stale_temporaries(Path(entry.path), depth=depth - 1)
+            continue
+        if not entry.name.endswith(".tmp"):
             continue
         match = _TEMPORARY.match(entry.name)
-        if match is None or _writer_alive(int(match["pid"])) or not entry.is_file():
+        if match is None or _writer_alive(int(match["pid"])):
             continue
         with contextlib.suppress(OSError):
-            entry.unlink()
-            removed.append(entry)
+            if entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
     return removed
 
 

@@ -38,6 +38,35 @@ def test_a_killed_writers_temporary_is_removed_and_a_live_ones_kept(tmp_path: Pa
     assert (run_dir / "report.json").read_text().startswith("{")
 
 
+def test_the_cleanup_goes_down_to_its_depth_and_never_through_a_symlink(tmp_path: Path) -> None:
+    dead_pid = _dead_pid()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    elsewhere = outside / f".keep.json.{dead_pid}.aaa.tmp"
+    elsewhere.write_text("{")
+    out = tmp_path / "out"
+    step = out / "run-1" / "steps" / "ingest"
+    step.mkdir(parents=True)
+    in_reach = step / f".report.json.{dead_pid}.bbb.tmp"
+    in_reach.write_text("{")
+    too_deep = step / "deeper"
+    too_deep.mkdir()
+    beyond = too_deep / f".report.json.{dead_pid}.ccc.tmp"
+    beyond.write_text("{")
+    (out / "run-1" / "link").symlink_to(outside, target_is_directory=True)
+    named_like_one = out / f".dir.{dead_pid}.ddd.tmp"
+    named_like_one.mkdir()
+
+    removed = remove_stale_temporaries(out, depth=3)
+
+    assert removed == [in_reach]
+    assert beyond.exists() and elsewhere.exists() and named_like_one.is_dir()
+
+
+def test_the_cleanup_of_a_directory_that_is_not_there_removes_nothing(tmp_path: Path) -> None:
+    assert remove_stale_temporaries(tmp_path / "missing", depth=3) == []
+
+
 def test_a_killed_atomic_write_leaves_a_temporary_the_cleanup_recognises(tmp_path: Path) -> None:
     code = (
         "import os, sys\n"
