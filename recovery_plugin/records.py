@@ -6,26 +6,37 @@ source, each in an ``exec`` of its own: about 0.4 ms a frozen class here, and a 
 more than 40 of them (half of the package's own import time). Compiling is the cost, not the
 number of ``exec`` calls: one ``exec`` of the same source for a whole class saved 10%.
 
-So here the standard library still processes the fields (``fields()``, ``replace()``,
-``asdict()`` and the type checker see an ordinary dataclass, ``__dataclass_params__`` says what
-was asked for); ``__init__`` alone is compiled, from the source the standard library writes (it
-is called per object, so it stays straight-line code), and the other methods are closures over
-the field names that behave as the standard library's do. A third of the cost per class.
+So here ``__init__`` alone is compiled, from the source the standard library writes (it is
+called per object, so it stays straight-line code), and the other methods are closures over the
+field names that behave as the standard library's do. The fields are the standard library's own
+``Field`` objects, made as it makes them (``fields()``, ``replace()``, ``asdict()`` and the type
+checker see an ordinary dataclass; ``__dataclass_params__`` says what was asked for), without its
+per-field search of the module for ``ClassVar`` and ``InitVar`` spelled as strings.
+
+The compiled ``__init__`` code is kept between runs, beside the package's bytecode, keyed by its
+whole source (:class:`_InitCodes`): compiling it was a sixth of a dry-run's own time.
 
 What this does not model (other options, ``ClassVar``/``InitVar``/``KW_ONLY``,
 ``field(init=False)``, non-string annotations, a dataclass base, a method the class defines
-itself, a field named like the generated code's own names) goes to the standard library
-unchanged, and so does every class from 3.13 on (not measured there). ``tests/test_records.py``
-holds the two side by side.
+itself, a field named like the generated code's own names, a metaclass, ``__slots__``, a
+mutable default) goes to the standard library unchanged, and so does every class from 3.13 on
+(not measured there). ``tests/test_records.py`` holds the two side by side.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import dataclasses
+import marshal
 import operator
+import os
 import reprlib
 import sys
+import typing
 from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import CodeType
 from typing import TYPE_CHECKING, Any
 
 __all__ = ["dataclass"]
@@ -45,24 +56,48 @@ class _Factory:
 
 _HAS_FACTORY = _Factory()
 
+_SPECIAL_ANNOTATIONS = (typing.ClassVar, dataclasses.InitVar, dataclasses.KW_ONLY)
+
+
+def _template() -> tuple[Any, Any]:
+    """A ``Field``'s kind mark and a ``__dataclass_params__`` as this Python makes them (their
+    constructors differ between versions), from one class the standard library processes."""
+    namespace = {"__annotations__": {"x": "int"}, "__module__": __name__, "__doc__": "-"}
+    cls: Any = dataclasses.dataclass(
+        type("_Template", (), namespace), init=False, repr=False, eq=False
+    )
+    (only,) = dataclasses.fields(cls)
+    return only._field_type, cls.__dataclass_params__  # type: ignore[attr-defined]
+
+
+_FIELD_KIND, _PARAMS_TEMPLATE = _template()
+
 
 def _modelled(cls: type, options: Mapping[str, bool]) -> bool:
-    if not set(options) <= _MODELLED_OPTIONS:
+    if not set(options) <= _MODELLED_OPTIONS or type(cls) is not type:
         return False
     own = cls.__dict__
-    if any(name in own for name in _GENERATED):
+    if "__slots__" in own or any(name in own for name in _GENERATED):
         return False
-    if any(hasattr(base, "__dataclass_fields__") for base in cls.__mro__[1:]):
+    bases = [base for base in cls.__mro__[1:] if base is not object]
+    if any(hasattr(base, "__dataclass_fields__") for base in bases):
         return False
     annotations = own.get("__annotations__", {})
+    if any(
+        isinstance(value, dataclasses.Field) and name not in annotations
+        for name, value in own.items()
+    ):
+        return False  # the standard library raises its own TypeError for this
+    module = sys.modules.get(cls.__module__)
+    namespace = vars(module) if module is not None else {}
     seen_default = False
     for name, annotation in annotations.items():
-        if not isinstance(annotation, str) or any(
-            word in annotation for word in _UNMODELLED_ANNOTATIONS
-        ):
+        if not isinstance(annotation, str) or _special(annotation, namespace):
             return False
         if name == "self" or name.startswith(_RESERVED_PREFIX):
             return False
+        if any(name in vars(base) for base in bases):
+            return False  # an inherited attribute of that name: the standard library's rules
         value = own.get(name, dataclasses.MISSING)
         if isinstance(value, dataclasses.Field):
             if not value.init or value.kw_only is True:
@@ -71,12 +106,127 @@ def _modelled(cls: type, options: Mapping[str, bool]) -> bool:
                 value.default is not dataclasses.MISSING
                 or value.default_factory is not dataclasses.MISSING
             )
+            default = value.default
         else:
             has_default = value is not dataclasses.MISSING
+            default = value
+        if type(default).__hash__ is None:
+            return False  # a mutable default: the standard library's ValueError
         if seen_default and not has_default:
             return False  # the standard library raises its own TypeError for this
         seen_default = seen_default or has_default
     return True
+
+
+def _special(annotation: str, namespace: Mapping[str, Any]) -> bool:
+    """``ClassVar``, ``InitVar`` or ``KW_ONLY``, by name or by what the annotation's leading
+    name is bound to in the class's module (an alias), as the standard library decides."""
+    if any(word in annotation for word in _UNMODELLED_ANNOTATIONS):
+        return True
+    head = annotation.split("[", 1)[0].strip()
+    owner, _, name = head.rpartition(".")
+    if owner:
+        namespace = getattr(namespace.get(owner.strip()), "__dict__", {})
+    value = namespace.get(name.strip())
+    return any(value is special for special in _SPECIAL_ANNOTATIONS)
+
+
+def _set_fields(cls: type, frozen: bool, eq: bool, want_repr: bool) -> list[dataclasses.Field[Any]]:
+    """What the standard library's ``dataclass`` sets on a modelled class besides the methods:
+    the fields (a default moves from the ``Field`` to the class attribute), the parameters and
+    ``__match_args__``."""
+    own = cls.__dict__
+    fields: dict[str, dataclasses.Field[Any]] = {}
+    for name, annotation in own.get("__annotations__", {}).items():
+        value = own.get(name, dataclasses.MISSING)
+        if isinstance(value, dataclasses.Field):
+            made = value
+            if made.default is dataclasses.MISSING:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, made.default)
+        else:
+            made = dataclasses.field(default=value)
+        made.name, made.type = name, annotation
+        made._field_type = _FIELD_KIND  # type: ignore[attr-defined]
+        if made.kw_only is dataclasses.MISSING:
+            made.kw_only = False
+        fields[name] = made
+    params = object.__new__(type(_PARAMS_TEMPLATE))
+    for slot in type(_PARAMS_TEMPLATE).__slots__:
+        setattr(params, slot, getattr(_PARAMS_TEMPLATE, slot))
+    params.init, params.repr, params.eq, params.frozen = True, want_repr, eq, frozen
+    params.order = params.unsafe_hash = False
+    cls.__dataclass_fields__ = fields  # type: ignore[attr-defined]
+    cls.__dataclass_params__ = params  # type: ignore[attr-defined]
+    if "__match_args__" not in own:
+        cls.__match_args__ = tuple(fields)  # type: ignore[attr-defined, misc]
+    return list(fields.values())
+
+
+class _InitCodes:
+    """Compiled ``__init__`` sources, kept between runs in one file beside the package's
+    bytecode, as Python keeps a module's: a source found there is not compiled again.
+
+    The key is the whole source, so an entry cannot be stale. The file is read at the first
+    ``__init__`` a process makes and written, atomically, at exit when something was added. No
+    ``__pycache__`` (an install that writes no bytecode, ``PYTHONDONTWRITEBYTECODE``, a
+    ``pycache_prefix``) or an unreadable or foreign file: every source is compiled, as before.
+    """
+
+    MAX_ENTRIES = 2000
+    """A bound on the file: tests and plugins can define dataclasses without end."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / f"records-init.{sys.implementation.cache_tag}.bin"
+        self._codes: dict[str, CodeType] | None = None
+        self._added = False
+
+    def code(self, source: str) -> CodeType:
+        if self._codes is None:
+            self._codes = self._read()
+        code = self._codes.get(source)
+        if code is None:
+            code = compile(source, "<string>", "exec")
+            self._codes[source] = code
+            if not self._added and self._writable():
+                self._added = True
+                atexit.register(self._write)
+        return code
+
+    def _writable(self) -> bool:
+        return not sys.dont_write_bytecode and sys.pycache_prefix is None
+
+    def _read(self) -> dict[str, CodeType]:
+        if sys.pycache_prefix is not None:
+            return {}
+        try:
+            loaded = marshal.loads(self.path.read_bytes())  # load(file) reads piece by piece
+        except (OSError, EOFError, ValueError, TypeError):
+            return {}
+        if not isinstance(loaded, dict) or len(loaded) > self.MAX_ENTRIES:
+            return {}
+        return {
+            source: code
+            for source, code in loaded.items()
+            if isinstance(source, str) and isinstance(code, CodeType)
+        }
+
+    def _write(self) -> None:
+        if self._codes is None or not self.path.parent.is_dir():
+            return
+        codes = dict(list(self._codes.items())[-self.MAX_ENTRIES :])
+        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        try:
+            with temporary.open("wb") as handle:
+                marshal.dump(codes, handle)
+            temporary.replace(self.path)
+        except (OSError, ValueError):
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+
+
+_INIT_CODES = _InitCodes(Path(__file__).parent / "__pycache__")
 
 
 def _make_init(
@@ -108,7 +258,8 @@ def _make_init(
             body.append(f" self.{f.name}={value}")
     if hasattr(cls, "__post_init__"):
         body.append(" self.__post_init__()")
-    exec(f"def __init__({','.join(params)}):\n" + ("\n".join(body) or " pass") + "\n", scope)
+    source = f"def __init__({','.join(params)}):\n" + ("\n".join(body) or " pass") + "\n"
+    exec(_INIT_CODES.code(source), scope)
     init: Callable[..., None] = scope["__init__"]
     init.__annotations__ = {f.name: f.type for f in fields} | {"return": None}
     return init
@@ -177,20 +328,13 @@ def _fast_dataclass(cls: type, options: Mapping[str, bool]) -> type:
     frozen = options.get("frozen", False)
     eq = options.get("eq", True)
     want_repr = options.get("repr", True)
-    documented = bool(cls.__dict__.get("__doc__"))
-    if not documented:
-        # Set below from the real __init__: the standard library's would parse object's signature.
-        cls.__doc__ = cls.__name__
-    dataclasses.dataclass(cls, init=False, repr=False, eq=False)  # fields, defaults, match args
-    fields = list(dataclasses.fields(cls))
+    fields = _set_fields(cls, frozen, eq, want_repr)
     for name, method in _methods(cls, fields, frozen, eq, want_repr).items():
         if method is not None:
             method.__name__ = name
             method.__qualname__ = f"{cls.__qualname__}.{name}"
         setattr(cls, name, method)
-    params = cls.__dataclass_params__  # type: ignore[attr-defined]
-    params.init, params.repr, params.eq, params.frozen = True, want_repr, eq, frozen
-    if not documented:
+    if not cls.__dict__.get("__doc__"):
         cls.__doc__ = _signature_doc(cls, fields)
     return cls
 

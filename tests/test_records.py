@@ -7,13 +7,19 @@ pickling. Shapes the fast path does not model must come out exactly as the stand
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import inspect
+import os
 import pickle
 import re
+import subprocess
 import sys
+import textwrap
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar
+from typing import ClassVar as Shared
 
 import pytest
 
@@ -91,15 +97,39 @@ def test_a_modelled_class_looks_the_same(name: str) -> None:
     assert fast.__doc__ == std.__doc__
     assert repr(fast.__dataclass_params__) == repr(std.__dataclass_params__)  # type: ignore[attr-defined]
     assert fast.__match_args__ == std.__match_args__  # type: ignore[attr-defined]
-    assert [
-        (f.name, f.type, f.default, f.default_factory, f.repr, f.compare, f.hash, f.metadata)
-        for f in dataclasses.fields(fast)
-    ] == [
-        (f.name, f.type, f.default, f.default_factory, f.repr, f.compare, f.hash, f.metadata)
-        for f in dataclasses.fields(std)
+    assert [_field_seen(f) for f in dataclasses.fields(fast)] == [
+        _field_seen(f) for f in dataclasses.fields(std)
     ]
+    assert _class_attributes(fast) == _class_attributes(std)
     assert (fast.__hash__ is None) == (std.__hash__ is None)
     assert fast.__init__.__qualname__ == f"{fast.__qualname__}.__init__"
+
+
+def _field_seen(f: dataclasses.Field[Any]) -> tuple[Any, ...]:
+    return (
+        f.name,
+        f.type,
+        f.default,
+        f.default_factory,
+        f.init,
+        f.repr,
+        f.compare,
+        f.hash,
+        f.metadata,
+        f.kw_only,
+        f._field_type,  # type: ignore[attr-defined]
+    )
+
+
+def _class_attributes(cls: type) -> dict[str, Any]:
+    """The class's own attributes but its methods and docstring: field defaults among them."""
+    return {
+        name: value
+        for name, value in vars(cls).items()
+        if not callable(value)
+        and name not in {"__doc__", "__dict__", "__weakref__"}
+        and name not in {"__dataclass_fields__", "__dataclass_params__"}
+    }
 
 
 def _outcome(action: Callable[[], Any]) -> tuple[str, Any]:
@@ -249,6 +279,27 @@ def unmodelled_shapes(dc: Decorator) -> dict[str, type]:
     class KeywordOnly:
         a: int
 
+    @dc(frozen=True)
+    class AliasedClassVar:
+        limit: Shared[int] = 3
+        value: int = 0
+
+    class Named:
+        value = 5
+
+    @dc(frozen=True)
+    class InheritsAnAttribute(Named):
+        value: int
+
+    @dc(frozen=True)
+    class Abstract(abc.ABC):  # noqa: B024 - an ABC's metaclass, not its abstract methods
+        value: int = 0
+
+    @dc(frozen=True)
+    class Slotted:
+        __slots__ = ("value",)
+        value: int
+
     return {
         cls.__name__: cls
         for cls in (
@@ -259,6 +310,10 @@ def unmodelled_shapes(dc: Decorator) -> dict[str, type]:
             Derived,
             OwnEq,
             KeywordOnly,
+            AliasedClassVar,
+            InheritsAnAttribute,
+            Abstract,
+            Slotted,
         )
     }
 
@@ -276,6 +331,9 @@ def test_what_the_fast_path_does_not_model_is_the_standard_librarys(name: str) -
     # the standard library's own generated code, not ours: the same source file name
     assert fast.__init__.__code__.co_filename == std.__init__.__code__.co_filename
     assert fast.__init__.__code__.co_names == std.__init__.__code__.co_names
+    assert [_field_seen(f) for f in dataclasses.fields(fast)] == [
+        _field_seen(f) for f in dataclasses.fields(std)
+    ]
 
 
 @pytest.mark.parametrize("dc", [dataclasses.dataclass, records.dataclass], ids=["stdlib", "fast"])
@@ -302,3 +360,101 @@ def test_annotations_that_are_not_strings_go_to_the_standard_library() -> None:
     cls = records.dataclass(type("Evaluated", (), namespace))
     assert str(inspect.signature(cls)) == "(a: int) -> None"
     assert cls(1) == cls(1)
+
+
+def test_a_mutable_default_given_to_field_is_the_standard_error() -> None:
+    with pytest.raises(ValueError, match="mutable default"):
+
+        @records.dataclass(frozen=True)
+        class Broken:
+            items: list[int] = dataclasses.field(default=[])
+
+
+# --- compiled __init__ kept between runs ---------------------------------------------------
+
+_DEFINE = textwrap.dedent(
+    """
+    from __future__ import annotations
+    import sys
+    from pathlib import Path
+    from recovery_plugin import records
+
+    compiled = []
+    real_compile = compile
+    records.compile = lambda *args: compiled.append(args[0]) or real_compile(*args)
+    records._INIT_CODES = records._InitCodes(Path(sys.argv[1]))
+
+    @records.dataclass(frozen=True)
+    class Kept:
+        name: str
+        count: int = 2
+
+    assert Kept("a") == Kept("a", 2) and repr(Kept("a")) == "Kept(name='a', count=2)"
+    print(len(compiled))
+    """
+)
+
+
+def _define(directory: Path, *flags: str) -> int:
+    """How many ``__init__`` sources a new process compiled to define one class."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX"}
+    }
+    done = subprocess.run(
+        [sys.executable, *flags, "-c", _DEFINE, str(directory)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return int(done.stdout)
+
+
+needs_fast_path = pytest.mark.skipif(not FAST_PATH, reason="the standard library's from 3.13")
+
+
+@needs_fast_path
+def test_a_compiled_init_is_kept_for_the_next_process(tmp_path: Path) -> None:
+    assert _define(tmp_path) == 1
+    (kept,) = tmp_path.iterdir()
+    assert kept.name == f"records-init.{sys.implementation.cache_tag}.bin"
+    assert _define(tmp_path) == 0  # found, not compiled again
+    assert kept.stat().st_size > 0
+
+
+@needs_fast_path
+@pytest.mark.parametrize("content", [b"", b"not marshal data", b"\xfb\x00", b"N"])
+def test_an_unreadable_kept_file_is_compiled_again_and_replaced(
+    tmp_path: Path, content: bytes
+) -> None:
+    kept = tmp_path / f"records-init.{sys.implementation.cache_tag}.bin"
+    kept.write_bytes(content)
+    assert _define(tmp_path) == 1
+    assert _define(tmp_path) == 0
+    assert [p.name for p in tmp_path.iterdir()] == [kept.name]  # no temporary left
+
+
+@needs_fast_path
+def test_nothing_is_kept_without_bytecode_or_a_cache_directory(tmp_path: Path) -> None:
+    assert _define(tmp_path, "-B") == 1  # PYTHONDONTWRITEBYTECODE
+    assert _define(tmp_path, "-B") == 1
+    assert list(tmp_path.iterdir()) == []
+    assert _define(tmp_path / "missing") == 1
+    assert not (tmp_path / "missing").exists()
+    prefix = f"pycache_prefix={tmp_path / 'prefix'}"  # bytecode goes elsewhere: so would this
+    assert _define(tmp_path, "-X", prefix) == 1
+    assert _define(tmp_path, "-X", prefix) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prefix"]
+
+
+@needs_fast_path
+def test_a_kept_file_is_bounded(tmp_path: Path) -> None:
+    codes = records._InitCodes(tmp_path)
+    for n in range(codes.MAX_ENTRIES + 10):
+        codes.code(f"def __init__(self, a{n}):\n self.a = a{n}\n")
+    codes._write()
+    fresh = records._InitCodes(tmp_path)
+    fresh.code("def __init__(self):\n pass\n")
+    assert fresh._codes is not None and len(fresh._codes) == codes.MAX_ENTRIES + 1
