@@ -12,11 +12,11 @@ import errno
 import io
 import json
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from recovery_plugin.lazy import LazyPattern
 from recovery_plugin.procgroup import process_exists
 
 __all__ = [
@@ -40,7 +40,7 @@ def write_failure(path: Path | str, exc: OSError) -> str:
     return f"{what} {path}: {exc.strerror or exc}"
 
 
-_TEMPORARY = re.compile(r"^\..+\.(?P<pid>[0-9]+)\.[^.]+\.tmp$")
+_TEMPORARY = LazyPattern(r"^\..+\.(?P<pid>[0-9]+)\.[^.]+\.tmp$")
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
@@ -131,8 +131,9 @@ def remove_stale_temporaries(directory: Path, *, depth: int = 1) -> list[Path]:
             continue
         with contextlib.suppress(OSError):
             if entry.is_file(follow_symlinks=False):
-                os.unlink(entry.path)
-                removed.append(Path(entry.path))
+                stale = Path(entry.path)
+                stale.unlink()
+                removed.append(stale)
     return removed
 
 

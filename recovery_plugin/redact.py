@@ -26,6 +26,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from recovery_plugin.lazy import LazyPattern
 from recovery_plugin.records import dataclass
 
 __all__ = [
@@ -67,23 +68,23 @@ _COMMON_WORDS = frozenset(
         "anonymous",
     }
 )
-_PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
+_PLAIN_NUMBER = LazyPattern(r"[+-]?\d+(?:\.\d+)?")
 _DISTINCTIVE_NUMBER_LENGTH = 16  # a 16-digit number is no longer a count, a port or a timestamp
-_PEM_ARMOR = re.compile(r"-----(?:BEGIN|END) [A-Z0-9 ]+-----")
+_PEM_ARMOR = LazyPattern(r"-----(?:BEGIN|END) [A-Z0-9 ]+-----")
 # The look-behind pins the scheme to the start of a word, keeping the scan linear on long
 # tokens; userinfo runs to the last '@' of the authority (a password may hold a bare '@').
-_URL_CREDENTIALS = re.compile(
+_URL_CREDENTIALS = LazyPattern(
     r"(?<![A-Za-z0-9+.-])(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s\"'<>]*@"
 )
 # The key, its closing quote (``"``, ``'`` or JSON-escaped ``\"``), ``:`` or ``=``, the value's
 # opening quote; the value runs to its closing quote, a backslash, ``&`` or the end of the line.
-_AUTH_VALUE = re.compile(
+_AUTH_VALUE = LazyPattern(
     r"(?i)(?<![A-Za-z0-9-])(?P<key>(?:proxy-)?authorization\\?[\"']?\s*[:=]\s*\\?[\"']?)"
     r"[^\s\"'\\&][^\r\n\"'\\&]*"
 )
-_BEARER = re.compile(r"(?<![A-Za-z0-9])(?P<scheme>[Bb]earer\s+)[A-Za-z0-9._~+/-]{16,}=*")
+_BEARER = LazyPattern(r"(?<![A-Za-z0-9])(?P<scheme>[Bb]earer\s+)[A-Za-z0-9._~+/-]{16,}=*")
 _SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
-_SECRET_HEADER = re.compile(r"(?i)token|secret|passw|api-?key|session|credential")
+_SECRET_HEADER = LazyPattern(r"(?i)token|secret|passw|api-?key|session|credential")
 
 
 def is_secret_name(name: str, listed: Iterable[str]) -> bool:
