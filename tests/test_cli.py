@@ -292,7 +292,12 @@ def test_sim_serve_runs_until_stopped_and_generates_a_token(tmp_path: Path) -> N
                 time.sleep(0.05)
     finally:
         proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=15)
+        try:
+            _, stderr = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, stderr = proc.communicate()
+            pytest.fail(f"sim serve did not stop on SIGINT within 30 s; stderr: {stderr}")
     assert proc.returncode in (0, 130)
     assert "generated token sim-" in stderr
     assert "Traceback" not in stderr

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import click
 
 from recovery_plugin import __version__
+from recovery_plugin.cli import startup
 from recovery_plugin.errors import ExitCode, RecoveryError
 
 __all__ = ["cli", "main"]
@@ -30,6 +31,10 @@ _COMMANDS = {
 """Each command and the module that defines it: a command's module is imported only when that
 command runs (or ``--help`` lists them all), so ``run`` does not load the viewers and the sim."""
 
+_ENDS_ITS_OWN_START_UP = frozenset({"run", "verify"})
+"""Commands that resume the collector themselves, once their run is resolved
+(:mod:`recovery_plugin.cli.startup`); every other command starts with it running."""
+
 
 class _LazyGroup(click.Group):
     """click's lazily loading group (see click's docs, "Lazily Loading Subcommands")."""
@@ -43,6 +48,8 @@ class _LazyGroup(click.Group):
             return None
         command = getattr(importlib.import_module(module), cmd_name)
         assert isinstance(command, click.Command)
+        if cmd_name not in _ENDS_ITS_OWN_START_UP:
+            startup.resume()
         return command
 
 
@@ -61,6 +68,7 @@ def cli() -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point: user errors are one line, never a traceback."""
+    startup.pause()
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="recovery-bundle")
     except (
@@ -77,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             err=True,
         )
         sys.exit(int(ExitCode.FAILED))
+    finally:
+        startup.resume()  # main() called in a process that goes on (a test, a wrapper)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,6 +17,7 @@ from recovery_plugin.cli.common import (
     matchup_options,
     setting_options,
 )
+from recovery_plugin.cli.startup import resume as resume_collector
 from recovery_plugin.config.options import BASELINE_ENV, BASELINE_HELP, OPTIONS
 from recovery_plugin.errors import RecoveryError
 
@@ -154,7 +155,9 @@ def _launch(mode: str, options: dict[str, Any]) -> None:
     yes = bool(options.get("assume_yes"))
     try:
         with Progress(stream) as progress:
-            outcome = execute(prepare(request), progress.line, progress, yes=yes, prompt=prompt)
+            context = prepare(request)
+            resume_collector()
+            outcome = execute(context, progress.line, progress, yes=yes, prompt=prompt)
     except RecoveryError as exc:
         fail(exc)
     finish(outcome, as_json)
