@@ -168,10 +168,12 @@ class _InitCodes:
     """Compiled ``__init__`` sources, kept between runs in one file beside the package's
     bytecode, as Python keeps a module's: a source found there is not compiled again.
 
-    The key is the whole source, so an entry cannot be stale. The file is read at the first
-    ``__init__`` a process makes and written, atomically, at exit when something was added. No
-    ``__pycache__`` (an install that writes no bytecode, ``PYTHONDONTWRITEBYTECODE``, a
-    ``pycache_prefix``) or an unreadable or foreign file: every source is compiled, as before.
+    The key is the whole source, so an entry cannot be stale. The file maps each source to its
+    code object's marshalled bytes, so that reading it costs a copy of bytes and a process
+    unmarshals only the entries it uses. It is read at the first ``__init__`` a process makes
+    and written, atomically, at exit when something was added. No ``__pycache__`` (an install
+    that writes no bytecode), ``PYTHONDONTWRITEBYTECODE``, a ``pycache_prefix``, or an
+    unreadable or foreign file: every source is compiled, as before.
     """
 
     MAX_ENTRIES = 2000
@@ -179,25 +181,29 @@ class _InitCodes:
 
     def __init__(self, directory: Path) -> None:
         self.path = directory / f"records-init.{sys.implementation.cache_tag}.bin"
-        self._codes: dict[str, CodeType] | None = None
+        self._kept: dict[str, bytes] | None = None
         self._added = False
 
     def code(self, source: str) -> CodeType:
-        if self._codes is None:
-            self._codes = self._read()
-        code = self._codes.get(source)
-        if code is None:
-            code = compile(source, "<string>", "exec")
-            self._codes[source] = code
-            if not self._added and self._writable():
-                self._added = True
-                atexit.register(self._write)
+        if self._kept is None:
+            self._kept = self._read()
+        kept = self._kept.get(source)
+        if kept is not None:
+            with contextlib.suppress(EOFError, ValueError, TypeError):
+                code = marshal.loads(kept)
+                if isinstance(code, CodeType):
+                    return code
+        code = compile(source, "<string>", "exec")
+        self._kept[source] = marshal.dumps(code)
+        if not self._added and self._writable():
+            self._added = True
+            atexit.register(self._write)
         return code
 
     def _writable(self) -> bool:
         return not sys.dont_write_bytecode and sys.pycache_prefix is None
 
-    def _read(self) -> dict[str, CodeType]:
+    def _read(self) -> dict[str, bytes]:
         if sys.pycache_prefix is not None:
             return {}
         try:
@@ -209,17 +215,16 @@ class _InitCodes:
         return {
             source: code
             for source, code in loaded.items()
-            if isinstance(source, str) and isinstance(code, CodeType)
+            if isinstance(source, str) and isinstance(code, bytes)
         }
 
     def _write(self) -> None:
-        if self._codes is None or not self.path.parent.is_dir():
+        if self._kept is None or not self.path.parent.is_dir():
             return
-        codes = dict(list(self._codes.items())[-self.MAX_ENTRIES :])
+        kept = dict(list(self._kept.items())[-self.MAX_ENTRIES :])
         temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
         try:
-            with temporary.open("wb") as handle:
-                marshal.dump(codes, handle)
+            temporary.write_bytes(marshal.dumps(kept))
             temporary.replace(self.path)
         except (OSError, ValueError):
             with contextlib.suppress(OSError):

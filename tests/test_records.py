@@ -437,6 +437,18 @@ def test_an_unreadable_kept_file_is_compiled_again_and_replaced(
 
 
 @needs_fast_path
+def test_a_kept_entry_that_does_not_unmarshal_is_compiled_again(tmp_path: Path) -> None:
+    import marshal
+
+    assert _define(tmp_path) == 1
+    (kept,) = tmp_path.iterdir()
+    entries = marshal.loads(kept.read_bytes())
+    kept.write_bytes(marshal.dumps({source: b"junk" for source in entries}))
+    assert _define(tmp_path) == 1
+    assert _define(tmp_path) == 0
+
+
+@needs_fast_path
 def test_nothing_is_kept_without_bytecode_or_a_cache_directory(tmp_path: Path) -> None:
     assert _define(tmp_path, "-B") == 1  # PYTHONDONTWRITEBYTECODE
     assert _define(tmp_path, "-B") == 1
@@ -457,4 +469,4 @@ def test_a_kept_file_is_bounded(tmp_path: Path) -> None:
     codes._write()
     fresh = records._InitCodes(tmp_path)
     fresh.code("def __init__(self):\n pass\n")
-    assert fresh._codes is not None and len(fresh._codes) == codes.MAX_ENTRIES + 1
+    assert fresh._kept is not None and len(fresh._kept) == codes.MAX_ENTRIES + 1
