@@ -271,13 +271,22 @@ def test_sim_serve_runs_until_stopped_and_generates_a_token(tmp_path: Path) -> N
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "INTERNAL_JOB_TOKEN"}
     argv = [sys.executable, "-m", "recovery_plugin", "sim", "serve", "--port", str(port)]
-    proc = subprocess.Popen(
-        [*argv, "--data-dir", str(tmp_path / "data")],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    # A runner started in the background by a shell ignores SIGINT, and so would the server it
+    # starts (a program inherits an ignored signal): give it the interactive default.
+    inherited = signal.getsignal(signal.SIGINT)
+    if inherited == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(
+            [*argv, "--data-dir", str(tmp_path / "data")],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+    finally:
+        if inherited == signal.SIG_IGN:
+            signal.signal(signal.SIGINT, inherited)
     try:
         deadline = time.monotonic() + 15
         while True:
