@@ -6,6 +6,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -260,6 +261,25 @@ def test_an_unusable_document_fails_the_contract_checks(
     result = check_openapi(load, CONCRETE, 200, GOOD)
     assert result.outcome == "failed"
     assert result.reasons[0].startswith(problem)
+
+
+def test_an_oversized_document_from_a_callers_client_is_not_read_whole() -> None:
+    from recovery_plugin.http.openapi_doc import MAX_DOCUMENT_BYTES
+
+    chunk = b" " * (1024 * 1024)
+    sent: list[int] = []
+
+    def oversized() -> Iterator[bytes]:
+        for _ in range(MAX_DOCUMENT_BYTES // len(chunk) + 30):
+            sent.append(len(chunk))
+            yield chunk
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=oversized())
+
+    load = OpenAPILoader(client=httpx.Client(transport=httpx.MockTransport(handler))).get(URL)
+    assert load.problem == f"the OpenAPI document {URL} is over {MAX_DOCUMENT_BYTES} bytes"
+    assert sum(sent) <= MAX_DOCUMENT_BYTES + 2 * len(chunk)
 
 
 def test_an_unreachable_document_fails_with_the_reason() -> None:

@@ -235,14 +235,29 @@ def fetch_document(
     import httpx
 
     try:
-        fetch = client.get if client is not None else _fetch
-        response = fetch(url, timeout=timeout)
+        if client is not None:
+            return _fetch_capped(client, url, timeout)
+        response = _fetch(url, timeout=timeout)
     except httpx.HTTPError as exc:
         shown = redact(url)
         return FetchedDocument(
             problem=f"cannot fetch the OpenAPI document {shown}: {redact(str(exc)) or type(exc).__name__}"
         )
     return FetchedDocument(status=response.status_code, content=response.content)
+
+
+def _fetch_capped(client: Any, url: str, timeout: float) -> FetchedDocument:
+    """GET over a caller's own client, reading no more than one byte past the document's
+    bound (the lean transport caps the body itself; a caller's client does not)."""
+    chunks: list[bytes] = []
+    size = 0
+    with client.stream("GET", url, timeout=timeout) as response:
+        for chunk in response.iter_bytes():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_DOCUMENT_BYTES:
+                break
+        return FetchedDocument(status=response.status_code, content=b"".join(chunks))
 
 
 def load_openapi(
