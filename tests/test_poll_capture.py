@@ -3,12 +3,14 @@ check passed (or failed) on, not the first answer it polled past."""
 
 from __future__ import annotations
 
+import html
 import threading
 import time
 from pathlib import Path
 
 from recovery_plugin.http.capture_file import read_captures
 from recovery_plugin.pytest_plugin.fixtures import RecoverySim, RunBundle
+from recovery_plugin.render.views import render_html
 from recovery_plugin.sim.data import DEFAULT_MATCHUP_ID
 from recovery_plugin.sim.harness import SimulatedService
 
@@ -68,6 +70,11 @@ def test_a_check_passing_on_a_later_attempt_leaves_that_capture(
     last = _last_matchup_capture(result.run_dir)
     assert last["status"] == 200
     assert isinstance(last["body"], dict) and last["body"]["matchup_id"] == DEFAULT_MATCHUP_ID
+    # QA's fixture and the operator's page name the judged capture, not the first attempt's.
+    assert result.capture("matchup", DEFAULT_MATCHUP_ID)["status"] == 200
+    page = render_html(result.report, result.run_dir)
+    assert page.count("<summary>matchup ") == 1
+    assert f"<summary>matchup {html.escape(DEFAULT_MATCHUP_ID)} — 200 in" in page
 
 
 def test_a_check_failing_at_the_deadline_leaves_its_last_attempt(

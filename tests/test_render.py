@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,21 @@ def test_guides_stand_out_in_the_summary_markdown_and_html(tmp_path: Path) -> No
     assert '<li class="guide">rollback-guide:' in page
     assert '<li class="">step ingest' in page
     assert "<p>None.</p>" in page  # an unreadable capture file shows no captures, no traceback
+
+
+def test_the_html_page_shows_the_capture_a_polled_check_was_judged_on(tmp_path: Path) -> None:
+    def capture(name: str, status: int, matchup_id: str | None = None) -> dict[str, object]:
+        return {"name": name, "matchup_id": matchup_id, "url": f"http://127.0.0.1:1/{name}",
+                "status": status, "elapsed_s": 0.01, "body": {"status": status}}  # fmt: skip
+
+    captures = [capture("matchup", 404, "m-1"), capture("health", 200),
+                capture("matchup", 503, "m-1"), capture("matchup", 200, "m-1")]  # fmt: skip
+    (tmp_path / CAPTURE_NAME).write_text(json.dumps({"captures": captures}), encoding="utf-8")
+
+    page = render_html(_report(), tmp_path)
+
+    summaries = re.findall(r"<summary>(.*?)</summary>", page)
+    assert summaries == ["matchup m-1 — 200 in 0.01s", "health  — 200 in 0.01s"]
 
 
 def test_the_html_page_shows_each_captured_response(tmp_path: Path) -> None:

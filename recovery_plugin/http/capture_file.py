@@ -24,7 +24,7 @@ class Readiness(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
-__all__ = ["CaptureFileStream", "read_captures", "write_capture_file"]
+__all__ = ["CaptureFileStream", "judged_captures", "read_captures", "write_capture_file"]
 
 
 def write_capture_file(
@@ -165,3 +165,13 @@ def read_captures(path: Path) -> list[dict[str, Any]]:
     if not isinstance(captures, list):
         return []
     return [c for c in captures if isinstance(c, dict)]
+
+
+def judged_captures(captures: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One capture per check, the one it was judged on: the last the file holds for each
+    (endpoint, matchup id), in the order the checks first appear. A polled check is captured
+    again on every attempt, and the file keeps each as it arrives."""
+    last: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for capture in captures:
+        last[(capture.get("name"), capture.get("matchup_id"))] = capture
+    return list(last.values())

@@ -113,14 +113,17 @@ class BundleResult:
         return [t for t in tests if outcome is None or t["outcome"] == outcome]
 
     def captures(self) -> list[dict[str, Any]]:
+        """Every capture in the run's ``api_capture.json``, as the file holds them: a polled
+        check has one for each attempt (:meth:`capture` gives the one it was judged on)."""
         if self.run_dir is None or not (self.run_dir / CAPTURE_NAME).exists():
             return []
         data = json.loads((self.run_dir / CAPTURE_NAME).read_text(encoding="utf-8"))
         return list(data["captures"])
 
     def capture(self, endpoint: str, matchup_id: str | None = None) -> dict[str, Any]:
-        """The captured response of ``endpoint`` (for ``matchup_id``); KeyError if absent."""
-        for capture in self.captures():
+        """The captured response of ``endpoint`` (for ``matchup_id``) the check was judged on
+        (a polled check's last attempt); KeyError if absent."""
+        for capture in self.captures()[::-1]:
             if capture["name"] == endpoint and capture.get("matchup_id") == matchup_id:
                 return capture
         raise KeyError(

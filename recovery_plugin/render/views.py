@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from recovery_plugin.errors import RecoveryError
-from recovery_plugin.http.capture_file import read_captures
+from recovery_plugin.http.capture_file import judged_captures, read_captures
 from recovery_plugin.ids import printable
 from recovery_plugin.names import CAPTURE_NAME, REPORT_NAME, report_file
 from recovery_plugin.procgroup import process_exists
@@ -163,7 +163,7 @@ def render_html(report: Mapping[str, Any], run_dir: Path) -> str:
         for line in report.get("ops_checklist", [])
     )
     captures = []
-    for capture in read_captures(run_dir / CAPTURE_NAME):
+    for capture in judged_captures(read_captures(run_dir / CAPTURE_NAME)):
         body = capture.get("body")
         text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False, indent=2)
         if len(text) > _BODY_PREVIEW:
