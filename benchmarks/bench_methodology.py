@@ -105,8 +105,9 @@ METHODOLOGY = """\
   session: start-up, one item per check, reporting. A generated check runs only its call phase
   through pytest's hooks (setup and teardown are reported as passed without running, when no
   plugin but pytest's own, pytest-json-report and ours listens to them); pytest's plugins that
-  only a team's check files use (warnings, doctest, pastebin, stepwise, skipping, unittest, tmpdir,
-  monkeypatch, recwarn, subtests, junitxml, ...) are off in a session without `--checks-dir`
+  the checks do not use (warnings, doctest, pastebin, stepwise) are off, and those only a team's
+  own code might use (skipping, unittest, tmpdir, monkeypatch, recwarn, subtests, junitxml, ...)
+  are off in a session without `--checks-dir` or a runbook's `capture.pytest_plugins`
   (`python benchmarks/ablation.py` measures some of these savings A/B); pytest-json-report's
   stage records are built by our hook when they are only an outcome and the check's reasons
   (it would render every passed stage through a terminal writer). With failing checks

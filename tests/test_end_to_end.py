@@ -247,6 +247,37 @@ def test_the_verification_session_loads_only_listed_plugins(
     assert listed.checklist[-1] == "escalate: #ops-oncall (team plugin)"
 
 
+def test_a_runbook_plugin_that_skips_a_check_by_a_mark_is_obeyed(
+    recovery_sim: SimFactory, run_bundle: Runner, tmp_path: Path
+) -> None:
+    """A team's runbook plugin (no check files) marking a generated check skip or xfail: the
+    session keeps pytest's skipping plugin for it, as it does for check files."""
+    plugin_dir = tmp_path / "plugins"
+    plugin_dir.mkdir()
+    (plugin_dir / "team_maintenance.py").write_text(
+        "import pytest\n"
+        "def pytest_collection_modifyitems(items):\n"
+        "    for item in items:\n"
+        "        if item.nodeid == 'recovery::summary':\n"
+        "            item.add_marker(pytest.mark.skip(reason='summary under maintenance'))\n",
+        encoding="utf-8",
+    )
+    sim = recovery_sim()
+    sim.seed()
+    sim.write_runbook(capture={"pytest_plugins": ["team_maintenance"]})
+    result = run_bundle(
+        "verify",
+        "--config",
+        str(sim.config_path),
+        "--matchup-id",
+        KOREAN_ID,
+        env={"PYTHONPATH": str(plugin_dir)},
+    )
+    assert result.exit_code == 0, result.output
+    outcomes = {t["endpoint"]: t["outcome"] for t in result.report["verification"]["tests"]}
+    assert outcomes == {"health": "passed", "summary": "skipped", "matchup": "passed"}
+
+
 def test_the_callers_pytest_addopts_do_not_reach_the_generated_session(
     recovery_sim: SimFactory, run_bundle: Runner
 ) -> None:

@@ -264,13 +264,15 @@ def _session_args(context: RunContext, ini: Path) -> list[str]:
         "-q",
         "--json-report-file=none",
     ]
-    if not checks_dir:
-        # Only a team's own check files might use these (skip and xfail marks, tmp_path,
-        # monkeypatch, subtests, ...); every plugin loaded costs start-up, and those with
-        # per-test hooks cost every check (each report goes through every teststatus hook).
+    team_plugins = context.runbook.capture.pytest_plugins
+    if not checks_dir and not team_plugins:
+        # Only a team's own code (check files, a runbook's plugins) might use these (skip and
+        # xfail marks, tmp_path, monkeypatch, subtests, ...); every plugin loaded costs
+        # start-up, and those with per-test hooks cost every check (each report goes through
+        # every teststatus hook).
         for plugin in _ONLY_FOR_CHECK_FILES:
             args += ["-p", f"no:{plugin}"]
-    for plugin in context.runbook.capture.pytest_plugins:
+    for plugin in team_plugins:
         args += ["-p", plugin]
     args.append(str(checks_dir) if checks_dir else str(session_dir))
     return args
