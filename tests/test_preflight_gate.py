@@ -84,3 +84,29 @@ def test_no_preflight_runs_anyway_and_says_so(recovery_sim: SimFactory, run_bund
     assert result.step("ingest")["status"] == "failed"
     assert result.report["preflight_overridden"] is True
     assert any("no-such-tool-p9b" in p for p in result.report["preflight_problems"])
+
+
+def test_each_step_is_looked_up_on_its_own_path_and_named_once(
+    recovery_sim: SimFactory, run_bundle: Runner, tmp_path: Path
+) -> None:
+    """The same executable name, found on one step's PATH and not on the other's; many
+    reprocess steps name their problem once."""
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    tool = tools / "p9b-tool"
+    tool.write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
+    tool.chmod(0o755)
+    sim = recovery_sim(
+        steps={
+            "ingest": {"command": ["p9b-tool", "--go"], "env": {"PATH": str(tools)}},
+            "reprocess": {"command": ["p9b-tool", "--go"], "env": {"PATH": "/nowhere"}},
+        }
+    )
+    result = run_bundle(
+        "run", "--mode", "dry-run", "--config", str(sim.config_path),
+        *[arg for matchup_id in MATCHUP_IDS[:3] for arg in ("--matchup-id", matchup_id)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.report["preflight_problems"] == [
+        "steps.reprocess: executable p9b-tool not found on PATH"
+    ]

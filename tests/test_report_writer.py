@@ -88,3 +88,26 @@ def test_the_schema_allows_x_extension_fields_only(
     )
     assert len(errors) == 1
     assert "'ticket'" in errors[0].message
+
+
+def test_a_step_record_reads_as_asdict_leaving_out_what_is_none() -> None:
+    import dataclasses
+
+    from recovery_plugin.report.model import Attempt, StepRecord
+
+    attempt = Attempt(1, "failed", 3, "2026-12-03T00:00:00Z", 0.5, "steps/x/attempt-1.log", "x")
+    full = StepRecord(
+        "reprocess", "apply", ["python", "x.py"], status="failed", exit_code=3,
+        matchup_id="m-1", attempts=[attempt], tail=["boom"], stopped=[12],
+        rollback_of="ingest",
+    )  # fmt: skip
+    assert full.to_dict() == dataclasses.asdict(full)
+    assert list(full.to_dict()) == list(dataclasses.asdict(full))  # the same key order
+    assert full.to_dict()["attempts"][0] is not full.attempts[0]  # plain data, not the record
+    full.to_dict()["command"].append("changed")
+    assert full.command == ["python", "x.py"]  # a copy, as asdict gives
+
+    plain = StepRecord("ingest", "apply", ["ingest"])
+    expected = dataclasses.asdict(plain)
+    del expected["matchup_id"], expected["rollback_of"]
+    assert plain.to_dict() == expected

@@ -30,17 +30,29 @@ def preflight_problems(
         for name in runbook.required_env
         if not step_env.get(name)
     ]
+    seen = set(problems)
+    # Every reprocess step of a run has the same executable and script: each is looked up once.
+    places: dict[str, tuple[str, Path]] = {}
+    looked_up: dict[tuple[str, str, str, Path], list[str]] = {}
     for step in will_run:
         # A rollback runs with the env and cwd of the step whose failure it answers.
-        spec = runbook.steps.get(step.rollback_of or step.name)
+        name = step.rollback_of or step.name
+        spec = runbook.steps.get(name)
         if spec is None:
             continue
-        env = {**step_env, **spec.env}
-        step_cwd = absolute(Path(spec.cwd), cwd) if spec.cwd else cwd
+        if name not in places:
+            search_path = {**step_env, **spec.env}.get("PATH", os.defpath)
+            places[name] = (search_path, absolute(Path(spec.cwd), cwd) if spec.cwd else cwd)
+        search_path, step_cwd = places[name]
+        argv = step.command
+        lookup = (argv[0] if argv else "", argv[1] if len(argv) > 1 else "", search_path, step_cwd)
+        if lookup not in looked_up:
+            looked_up[lookup] = _command_problems(argv, search_path, step_cwd)
         key = f"steps.{step.rollback_of}.on_failure" if step.rollback_of else f"steps.{step.name}"
-        for problem in _command_problems(step.command, env, step_cwd):
+        for problem in looked_up[lookup]:
             line = f"{key}: {problem}"
-            if line not in problems:
+            if line not in seen:
+                seen.add(line)
                 problems.append(line)
     return problems
 
@@ -53,7 +65,9 @@ def enforce_preflight(problems: Sequence[str], *, mode: str, overridden: bool) -
         )
 
 
-def _command_problems(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> list[str]:
+def _command_problems(argv: Sequence[str], search_path: str, cwd: Path) -> list[str]:
+    """What running ``argv`` in ``cwd`` with ``PATH=search_path`` would lack: it depends on
+    ``argv[0]`` and ``argv[1]`` only."""
     if not argv:
         return []
     executable = argv[0]
@@ -62,7 +76,7 @@ def _command_problems(argv: Sequence[str], env: Mapping[str, str], cwd: Path) ->
         path = absolute(Path(executable), cwd)
         if not (path.is_file() and os.access(path, os.X_OK)):
             problems.append(f"executable {printable(executable)} not found (in {cwd})")
-    elif shutil.which(executable, path=env.get("PATH", os.defpath)) is None:
+    elif shutil.which(executable, path=search_path) is None:
         problems.append(f"executable {printable(executable)} not found on PATH")
     # The script an interpreter is given (``python scripts/qa/x.py``), relative to the step's cwd.
     script = argv[1] if len(argv) > 1 else ""
