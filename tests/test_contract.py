@@ -279,7 +279,31 @@ def test_an_oversized_document_from_a_callers_client_is_not_read_whole() -> None
 
     load = OpenAPILoader(client=httpx.Client(transport=httpx.MockTransport(handler))).get(URL)
     assert load.problem == f"the OpenAPI document {URL} is over {MAX_DOCUMENT_BYTES} bytes"
+    assert load.sha256 is None  # only a part was read: it has no hash of its own
     assert sum(sent) <= MAX_DOCUMENT_BYTES + 2 * len(chunk)
+
+
+def test_an_oversized_document_file_is_refused_after_reading_past_its_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import recovery_plugin.http.openapi_doc as openapi_doc
+
+    monkeypatch.setattr(openapi_doc, "MAX_DOCUMENT_BYTES", 1000)
+    path = tmp_path / "openapi.json"
+    path.write_bytes(b" " * 5000 + json.dumps(doc31()).encode())
+    read: list[int] = []
+    real_open = Path.open
+
+    def counting_open(self: Path, *args: Any, **kwargs: Any) -> Any:
+        handle = real_open(self, *args, **kwargs)
+        real_read = handle.read
+        handle.read = lambda size=-1: read.append(size) or real_read(size)  # type: ignore[method-assign]
+        return handle
+
+    monkeypatch.setattr(Path, "open", counting_open)
+    load = OpenAPILoader().get(str(path))
+    assert load.problem == f"the OpenAPI document {path} is over 1000 bytes"
+    assert read == [1001]
 
 
 def test_an_unreachable_document_fails_with_the_reason() -> None:

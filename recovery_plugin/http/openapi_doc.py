@@ -286,18 +286,17 @@ def load_openapi(
         raw = fetched.content
     else:
         try:
-            raw = Path(source).read_bytes()
+            with Path(source).open("rb") as handle:
+                raw = handle.read(MAX_DOCUMENT_BYTES + 1)  # past the bound is enough to refuse it
         except OSError as exc:
             return OpenAPILoad(
                 shown, problem=f"cannot read the OpenAPI document {shown}: {exc.strerror or exc}"
             )
-    digest = hashlib.sha256(raw).hexdigest()
-    if len(raw) > MAX_DOCUMENT_BYTES:
+    if len(raw) > MAX_DOCUMENT_BYTES:  # read only in part: no hash of the whole to record
         return OpenAPILoad(
-            shown,
-            problem=f"the OpenAPI document {shown} is over {MAX_DOCUMENT_BYTES} bytes",
-            sha256=digest,
+            shown, problem=f"the OpenAPI document {shown} is over {MAX_DOCUMENT_BYTES} bytes"
         )
+    digest = hashlib.sha256(raw).hexdigest()
     try:
         document = OpenAPIDocument(json.loads(raw), shown, digest)
     except (ValueError, TypeError) as exc:
