@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import IO, Any
 
 from recovery_plugin.lazy import LazyPattern
-from recovery_plugin.procgroup import process_exists
 
 __all__ = [
     "NO_SPACE",
@@ -140,4 +139,6 @@ def remove_stale_temporaries(directory: Path, *, depth: int = 1) -> list[Path]:
 def _writer_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
+    from recovery_plugin.procgroup import process_exists  # only once a temporary is found
+
     return process_exists(pid)

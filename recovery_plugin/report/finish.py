@@ -14,7 +14,6 @@ from typing import Any
 from recovery_plugin.atomic import write_failure, write_json_atomic
 from recovery_plugin.clock import now_iso
 from recovery_plugin.report.checklist import write_ids_to_redo
-from recovery_plugin.report.evidence import diff_capture_files
 from recovery_plugin.report.model import FAILED_STATUSES, StepRecord
 from recovery_plugin.report.result import (
     INTERNAL_ERROR_EXIT,
@@ -47,6 +46,8 @@ def finish_report(
         if result.verification is not None:
             report.verification = dict(result.verification)
         if report.evidence is not None:
+            from recovery_plugin.report.evidence import diff_capture_files  # apply runs only
+
             report.evidence["diffs"] = diff_capture_files(
                 Path(report.evidence["before"]), Path(report.evidence["after"])
             )
