@@ -1,7 +1,7 @@
 """The garbage collector during start-up: paused, then what start-up made is set aside.
 
 Start-up (imports, click's parsing, the run's resolution) allocates tens of thousands of objects
-and frees almost none, so the collector's passes over them find nothing: a tenth of a dry-run's
+and frees almost none, so the collector's passes over them find nothing: 8% of a dry-run's
 instructions here. :func:`pause` stops it; :func:`resume` moves everything made so far out of
 its reach (``gc.freeze``, once a process) and starts it again, before a command does its real
 work, which then pays only for what it makes itself.
