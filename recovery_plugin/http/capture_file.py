@@ -167,11 +167,11 @@ def read_captures(path: Path) -> list[dict[str, Any]]:
     return [c for c in captures if isinstance(c, dict)]
 
 
-def judged_captures(captures: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One capture per check, the one it was judged on: the last the file holds for each
-    (endpoint, matchup id), in the order the checks first appear. A polled check is captured
-    again on every attempt, and the file keeps each as it arrives."""
+def judged_captures(captures: Iterable[dict[str, Any]]) -> dict[tuple[Any, Any], dict[str, Any]]:
+    """One capture per check, the one it was judged on, by (endpoint, matchup id): the last the
+    file holds for each, in the order the checks first appear. A polled check is captured again
+    on every attempt, and the file keeps each as it arrives."""
     last: dict[tuple[Any, Any], dict[str, Any]] = {}
     for capture in captures:
         last[(capture.get("name"), capture.get("matchup_id"))] = capture
-    return list(last.values())
+    return last

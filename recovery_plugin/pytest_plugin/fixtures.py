@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
+from recovery_plugin.http.capture_file import judged_captures
 from recovery_plugin.names import CAPTURE_NAME
 from recovery_plugin.records import dataclass
 from recovery_plugin.report.checklist import GUIDE_PREFIXES
@@ -123,9 +124,9 @@ class BundleResult:
     def capture(self, endpoint: str, matchup_id: str | None = None) -> dict[str, Any]:
         """The captured response of ``endpoint`` (for ``matchup_id``) the check was judged on
         (a polled check's last attempt); KeyError if absent."""
-        for capture in self.captures()[::-1]:
-            if capture["name"] == endpoint and capture.get("matchup_id") == matchup_id:
-                return capture
+        found = judged_captures(self.captures()).get((endpoint, matchup_id))
+        if found is not None:
+            return found
         raise KeyError(
             f"no capture of {endpoint!r}" + (f" for {matchup_id!r}" if matchup_id else "")
         )

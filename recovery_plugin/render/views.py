@@ -163,7 +163,7 @@ def render_html(report: Mapping[str, Any], run_dir: Path) -> str:
         for line in report.get("ops_checklist", [])
     )
     captures = []
-    for capture in judged_captures(read_captures(run_dir / CAPTURE_NAME)):
+    for capture in judged_captures(read_captures(run_dir / CAPTURE_NAME)).values():
         body = capture.get("body")
         text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False, indent=2)
         if len(text) > _BODY_PREVIEW:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from recovery_plugin.http.capture_file import read_captures
+from recovery_plugin.http.capture_file import judged_captures, read_captures
 
 # Re-exported until run/pipeline.py and tests/test_reliability.py import it from names.
 from recovery_plugin.names import BEFORE_CAPTURE_NAME as BEFORE_NAME
@@ -55,8 +55,8 @@ def diff_bodies(before: Any, after: Any, prefix: str = "", depth: int = 0) -> di
     return {"added": added, "removed": removed, "changed": changed}
 
 
-def _load(path: Path) -> dict[tuple[str, str | None], dict[str, Any]]:
-    return {(c["name"], c.get("matchup_id")): c for c in read_captures(path)}
+def _load(path: Path) -> dict[tuple[Any, Any], dict[str, Any]]:
+    return judged_captures(read_captures(path))
 
 
 def diff_capture_files(before_path: Path, after_path: Path) -> list[dict[str, Any]]:

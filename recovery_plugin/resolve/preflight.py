@@ -31,22 +31,20 @@ def preflight_problems(
         if not step_env.get(name)
     ]
     seen = set(problems)
-    # Every reprocess step of a run has the same executable and script: each is looked up once.
-    places: dict[str, tuple[str, Path]] = {}
-    looked_up: dict[tuple[str, str, str, Path], list[str]] = {}
+    # Every reprocess step of a run has the same executable and script: each is looked up once
+    # per step spec (whose env and cwd the lookup depends on).
+    looked_up: dict[tuple[str, str, str], list[str]] = {}
     for step in will_run:
         # A rollback runs with the env and cwd of the step whose failure it answers.
         name = step.rollback_of or step.name
         spec = runbook.steps.get(name)
         if spec is None:
             continue
-        if name not in places:
-            search_path = {**step_env, **spec.env}.get("PATH", os.defpath)
-            places[name] = (search_path, absolute(Path(spec.cwd), cwd) if spec.cwd else cwd)
-        search_path, step_cwd = places[name]
         argv = step.command
-        lookup = (argv[0] if argv else "", argv[1] if len(argv) > 1 else "", search_path, step_cwd)
+        lookup = (name, argv[0] if argv else "", argv[1] if len(argv) > 1 else "")
         if lookup not in looked_up:
+            search_path = spec.env.get("PATH", step_env.get("PATH", os.defpath))
+            step_cwd = absolute(Path(spec.cwd), cwd) if spec.cwd else cwd
             looked_up[lookup] = _command_problems(argv, search_path, step_cwd)
         key = f"steps.{step.rollback_of}.on_failure" if step.rollback_of else f"steps.{step.name}"
         for problem in looked_up[lookup]:
